@@ -1,0 +1,124 @@
+"""With state vs no state, at equal data budget and training, in every environment.
+
+Runs the default episode (built-in arithmetic, tiny student) for both offline agents over
+several seeds, and prints final test accuracy and gain as mean ± standard error, plus the
+paired difference (with state - no state) per environment.
+
+    python bench/state_vs_no_state.py --seeds 5 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ENVS = ["open-ended", "skill-list", "skill-tree"]
+AGENTS = ["with-state", "no-state"]
+
+
+def _episode(task: tuple[str, str, int, int]) -> dict[str, Any]:
+    import torch
+
+    from dataenvgym.cli import execute_run
+    from dataenvgym.config import RunConfig
+
+    env, agent, seed, threads = task
+    torch.set_num_threads(threads)
+    config = RunConfig(env=env, agent=agent, seed=seed, test_every_iteration=False)  # type: ignore[arg-type]
+    summary = execute_run(config, None, show_progress=False)
+    return {
+        "env": env,
+        "agent": agent,
+        "seed": seed,
+        "initial": summary["initial"]["test_accuracy"],
+        "final": summary["final"]["test_accuracy"],
+        "wall_seconds": summary["wall_seconds"],
+    }
+
+
+def _warm_base(task: tuple[int, int]) -> None:
+    import torch
+
+    from dataenvgym.config import RunConfig
+    from dataenvgym.registry import make_env
+
+    seed, threads = task
+    torch.set_num_threads(threads)
+    make_env(**RunConfig(seed=seed).env_kwargs()).reset(seed=seed)
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+    return mean, se
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of the results."""
+    lines = [
+        "| env | agent | final test acc | gain over base | with − no state (paired) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for env in ENVS:
+        by_agent = {
+            a: sorted(
+                (r for r in rows if r["env"] == env and r["agent"] == a), key=lambda r: r["seed"]
+            )
+            for a in AGENTS
+        }
+        if not all(by_agent.values()):
+            continue
+        paired = [
+            w["final"] - n["final"]
+            for w, n in zip(by_agent["with-state"], by_agent["no-state"], strict=True)
+        ]
+        diff_mean, diff_se = _mean_se(paired)
+        for agent in AGENTS:
+            finals = [r["final"] for r in by_agent[agent]]
+            gains = [r["final"] - r["initial"] for r in by_agent[agent]]
+            f_mean, f_se = _mean_se(finals)
+            g_mean, g_se = _mean_se(gains)
+            diff = f"{100 * diff_mean:+.1f} ± {100 * diff_se:.1f} pts" if agent == AGENTS[0] else ""
+            lines.append(
+                f"| {env} | {agent} | {f_mean:.3f} ± {f_se:.3f} | "
+                f"{100 * g_mean:+.1f} ± {100 * g_se:.1f} pts | {diff} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--envs", nargs="*", default=ENVS)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/state_vs_no_state.json"))
+    args = parser.parse_args()
+    threads = max(1, 2 // args.workers)
+    started = time.perf_counter()
+    tasks = [
+        (env, agent, seed, threads)
+        for seed in range(args.seeds)
+        for env in args.envs
+        for agent in AGENTS
+    ]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        # Pretrain (and cache) each seed's base student once, seeds in parallel.
+        list(pool.map(_warm_base, [(seed, threads) for seed in range(args.seeds)]))
+        rows = list(pool.map(_episode, tasks))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    print(table(rows))
+    mean_episode = statistics.fmean(r["wall_seconds"] for r in rows)
+    print(
+        f"\n{len(rows)} episodes, {args.seeds} seeds, {time.perf_counter() - started:.0f} s "
+        f"with {args.workers} workers; mean episode {mean_episode:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

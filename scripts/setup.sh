@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv and install dataenvgym with its test tools. Idempotent and CPU-only by default:
+# torch is pinned first, then everything else is installed under a constraint that keeps that
+# exact torch, so no dependency can pull a multi-gigabyte CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+if ! python -c "import torch" 2>/dev/null; then
+  python -m pip install --quiet "torch==${TORCH_VERSION}"
+fi
+installed=$(python -c "import torch; print(torch.__version__)")
+constraints=$(mktemp)
+echo "torch==${installed}" > "$constraints"
+python -m pip install --quiet -c "$constraints" -e ".[llm,dev]"
+rm -f "$constraints"

@@ -1,0 +1,120 @@
+"""Budget allocation from a teacher's state: learning progress gated by the zone of proximal
+development, with a uniform floor.
+
+Why not "weakest first": measured on this project's arithmetic (``CALIBRATION.md``), sending
+data to the weakest skills loses to uniform data, because the weakest skills do not move
+within the budget while the learnable ones starve and are forgotten. What the state really
+offers is *history*: which units responded to the data they got. So a unit's share grows with
+
+* its learning progress: the rise in its validation accuracy since it last got data, and
+* its headroom, gated by being in reach: ``zpd = max(a·(1-a), p·(1-a))``, using partial
+  credit ``p`` so that a unit at 0 exact match but with most digits right still counts as
+  "close",
+
+while units never tried get an optimistic prior (explore), units that are mastered get only
+the floor, and every unit keeps a uniform floor of the budget against forgetting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class UnitHistory:
+    """What a teacher remembers about one unit (skill or subskill) across iterations.
+
+    Attributes:
+        accuracy: Validation exact-match accuracy after each observation.
+        partial: Validation partial credit after each observation.
+        data: Data given to the unit in each iteration (one entry per plan).
+    """
+
+    accuracy: list[float] = field(default_factory=list)
+    partial: list[float] = field(default_factory=list)
+    data: list[int] = field(default_factory=list)
+
+    def observe(self, accuracy: float, partial: float) -> None:
+        self.accuracy.append(accuracy)
+        self.partial.append(partial)
+
+    @property
+    def tried(self) -> bool:
+        return sum(self.data) > 0 and len(self.accuracy) >= 2
+
+    def progress(self) -> float:
+        """Rise in accuracy over the last observation, as exact match and partial credit."""
+        if len(self.accuracy) < 2:
+            return 0.0
+        exact = self.accuracy[-1] - self.accuracy[-2]
+        partial = self.partial[-1] - self.partial[-2]
+        return max(exact, 0.5 * partial, 0.0)
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """Knobs of :func:`allocate`; defaults are the ones the benchmarks use."""
+
+    floor: float = 0.15  # share of the budget spread uniformly over live units
+    mastery: float = 0.95  # accuracy from which a unit gets only the floor
+    explore_prior: float = 0.10  # assumed progress of a unit not tried yet
+    min_progress: float = 0.01  # progress credited to a tried unit that did not move
+
+
+def zpd(accuracy: float, partial: float) -> float:
+    """How much is within reach: headroom, gated by being partly right already."""
+    return max(accuracy * (1 - accuracy), partial * (1 - accuracy))
+
+
+def unit_scores(
+    histories: Mapping[str, UnitHistory], config: AllocationConfig = AllocationConfig()
+) -> dict[str, float]:
+    """The adaptive (non-floor) weight of each unit."""
+    scores: dict[str, float] = {}
+    for key, history in histories.items():
+        accuracy, partial = history.accuracy[-1], history.partial[-1]
+        if accuracy >= config.mastery:
+            scores[key] = 0.0
+            continue
+        progress = history.progress() if history.tried else config.explore_prior
+        scores[key] = max(progress, config.min_progress) * zpd(accuracy, partial)
+    return scores
+
+
+def largest_remainder(weights: Mapping[str, float], total: int) -> dict[str, int]:
+    """Integers proportional to ``weights`` that sum exactly to ``total``."""
+    mass = sum(weights.values())
+    if total <= 0 or mass <= 0:
+        return {k: 0 for k in weights}
+    raw = {k: total * w / mass for k, w in weights.items()}
+    counts = {k: int(v) for k, v in raw.items()}
+    leftover = total - sum(counts.values())
+    for key in sorted(raw, key=lambda k: (counts[k] - raw[k], k))[:leftover]:
+        counts[key] += 1
+    return counts
+
+
+def allocate(
+    histories: Mapping[str, UnitHistory],
+    budget: int,
+    config: AllocationConfig = AllocationConfig(),
+) -> dict[str, int]:
+    """Split ``budget`` over units: a uniform floor plus shares ∝ progress × zpd."""
+    keys = sorted(histories)
+    if not keys:
+        return {}
+    scores = unit_scores(histories, config)
+    adaptive_mass = sum(scores.values())
+    floor_share = config.floor if adaptive_mass > 0 else 1.0
+    weights = {
+        k: floor_share / len(keys)
+        + (1 - floor_share) * (scores[k] / adaptive_mass if adaptive_mass > 0 else 0.0)
+        for k in keys
+    }
+    return largest_remainder(weights, budget)
+
+
+def uniform(keys: Sequence[str], budget: int) -> dict[str, int]:
+    """The no-state allocation: the same share for every unit."""
+    return largest_remainder({k: 1.0 for k in keys}, budget)

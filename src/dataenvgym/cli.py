@@ -1,0 +1,210 @@
+"""`dataenvgym` command line: run an episode, list what is available."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dataenvgym.config import RunConfig, load_config
+from dataenvgym.envs.registration import env_id, register_envs
+from dataenvgym.errors import DataEnvGymError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="DataEnvGym: teacher environments for data generation agents.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool = True) -> dict:
+    """Build the environment and agent of ``config``, run one episode, return its summary."""
+    from dataenvgym.registry import make_agent, make_env
+    from dataenvgym.runner import EpisodeHooks, run_episode
+
+    env = make_env(**config.env_kwargs())
+    agent = make_agent(config.agent, config.env, env.domain)
+    progress = _progress()
+    pretrain_task = progress.add_task(
+        "pretraining base student", total=config.pretrain.steps, note="", visible=False
+    )
+    train_task = progress.add_task(
+        "training", total=config.trainer.steps_per_iteration, note="", visible=False
+    )
+
+    def on_pretrain(step: int, loss: float) -> None:
+        progress.update(pretrain_task, completed=step, visible=True, note=f"loss {loss:.3f}")
+
+    def on_train(step: int, loss: float) -> None:
+        progress.update(train_task, completed=step, note=f"loss {loss:.3f}")
+
+    factory: Any = env.student_factory
+    factory.on_pretrain_progress = on_pretrain
+
+    def start(iteration: int) -> None:
+        if hasattr(env.student, "progress"):
+            env.student.progress = on_train
+        total = config.trainer.steps_per_iteration
+        if config.trainer.mode == "retrain":
+            total *= iteration
+        progress.update(
+            train_task,
+            description=f"iteration {iteration}/{config.iterations}: training",
+            completed=0,
+            total=total,
+            visible=True,
+        )
+
+    def end(iteration: int, row: dict[str, Any]) -> None:
+        progress.console.print(
+            f"iteration {iteration}: val {row['val_accuracy']:.3f} "
+            f"(reward {row['reward']:+.3f}), test {row['test_accuracy']:.3f}, "
+            f"data {row['num_new_data']} kept / {row['dropped']['total']} dropped"
+        )
+
+    with progress if show_progress else _Null():
+        summary = run_episode(
+            env,
+            agent,
+            seed=config.seed,
+            out_dir=out_dir,
+            config=config.model_dump(mode="json"),
+            test_every_iteration=config.test_every_iteration,
+            hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
+        )
+    return summary
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The per-skill table: test accuracy before -> after."""
+    table = Table(title=f"{summary['env']} / {summary['domain']} / {summary['agent']}")
+    table.add_column("skill / subskill")
+    table.add_column("test before", justify="right")
+    table.add_column("test after", justify="right")
+    table.add_column("change", justify="right")
+    before, after = summary["initial"], summary["final"]
+    for key in before["test_per_subskill"]:
+        a, b = before["test_per_subskill"][key], after["test_per_subskill"][key]
+        table.add_row(key, f"{a:.3f}", f"{b:.3f}", f"{b - a:+.3f}")
+    a, b = before["test_accuracy"], after["test_accuracy"]
+    table.add_row("[bold]all[/]", f"{a:.3f}", f"{b:.3f}", f"[bold]{b - a:+.3f}[/]")
+    console.print(table)
+    console.print(
+        f"wall time {summary['wall_seconds']:.1f} s "
+        f"(base student {summary['base_student_seconds']:.1f} s), "
+        f"{summary['total_training_data']} training data"
+    )
+
+
+@app.command()
+def run(
+    env: Annotated[str | None, typer.Option(help="open-ended | skill-list | skill-tree")] = None,
+    domain: Annotated[str | None, typer.Option(help="Domain name (see `list`).")] = None,
+    agent: Annotated[str | None, typer.Option(help="with-state | no-state")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Teaching iterations.")] = None,
+    budget: Annotated[int | None, typer.Option(help="Training data per iteration.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<name>).")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config; flags override it.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+) -> None:
+    """Run one teaching episode and print test accuracy per skill, before -> after."""
+    try:
+        cfg = load_config(
+            config,
+            {
+                "env": env,
+                "domain": domain,
+                "agent": agent,
+                "iterations": iterations,
+                "budget": budget,
+                "seed": seed,
+            },
+        )
+        from dataenvgym.registry import AGENTS, DOMAINS, STUDENTS
+
+        for kind, name, known in (
+            ("domain", cfg.domain, DOMAINS),
+            ("agent", cfg.agent, AGENTS),
+            ("student", cfg.student, STUDENTS),
+        ):
+            if name not in known:
+                raise DataEnvGymError(f"unknown {kind} {name!r}; choose one of: {sorted(known)}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out_dir = out or Path("runs") / f"{cfg.env}-{cfg.domain}-{cfg.agent}-s{cfg.seed}-{stamp}"
+        if out_dir.exists() and any(out_dir.iterdir()):
+            if not overwrite:
+                raise DataEnvGymError(
+                    f"run folder {out_dir} already exists; pass --overwrite to replace it "
+                    "or --out to choose another"
+                )
+            shutil.rmtree(out_dir)
+        summary = execute_run(cfg, out_dir)
+    except DataEnvGymError as err:
+        _fail(str(err))
+        return
+    print_summary(summary)
+    console.print(f"run folder: {out_dir}")
+
+
+@app.command("list")
+def list_components() -> None:
+    """Show environments, domains, agents and students."""
+    from dataenvgym.registry import AGENTS, DOMAINS, ENVS, STUDENTS
+
+    register_envs()
+    table = Table(title="environments (gymnasium ids)")
+    table.add_column("id")
+    table.add_column("env")
+    table.add_column("domain")
+    for domain in DOMAINS:
+        for env in ENVS:
+            table.add_row(env_id(env, domain), env, domain)
+    console.print(table)
+    for title, items in (
+        ("agents", AGENTS),
+        ("students", STUDENTS),
+        ("domains", {d: "built in, offline" for d in DOMAINS}),
+    ):
+        t = Table(title=title)
+        t.add_column("name")
+        t.add_column("what")
+        for name, what in items.items():
+            t.add_row(name, what)
+        console.print(t)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,85 @@
+"""The configuration of a run: one pydantic model, loadable from YAML, overridable by flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dataenvgym.errors import ConfigError
+from dataenvgym.students.factory import PretrainConfig
+from dataenvgym.students.tiny import TinyStudentConfig
+from dataenvgym.training import TrainerConfig
+
+EnvName = Literal["open-ended", "skill-list", "skill-tree"]
+
+
+class RunConfig(BaseModel):
+    """Everything that defines an episode. Unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: EnvName = Field(default="skill-tree", description="Which teacher environment.")
+    domain: str = Field(default="arithmetic", description="Which domain (see `list`).")
+    agent: str = Field(default="with-state", description="Which teacher agent.")
+    student: str = Field(default="tiny", description="Which student.")
+    seed: int = Field(default=0, description="Seeds splits, student, data and training.")
+    iterations: int = Field(default=5, ge=1, description="Teaching iterations (steps).")
+    budget: int = Field(default=384, ge=1, description="Training data per iteration.")
+    test_every_iteration: bool = Field(
+        default=True, description="Score the test split after every iteration (for plots)."
+    )
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    student_config: TinyStudentConfig = Field(default_factory=TinyStudentConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    domain_config: dict[str, Any] = Field(default_factory=dict)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`dataenvgym.registry.make_env`."""
+        return {
+            "env": self.env,
+            "domain": self.domain,
+            "student": self.student,
+            "env_config": {"budget_per_iteration": self.budget, "max_iterations": self.iterations},
+            "trainer_config": self.trainer,
+            "student_config": self.student_config,
+            "pretrain_config": self.pretrain,
+            "domain_config": self.domain_config,
+        }
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    return f"{where}: {first['msg']}"
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML config (if any), apply non-``None`` overrides, validate.
+
+    Raises:
+        ConfigError: with one line naming the file, the field and the problem.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path} is not valid YAML{where}: fix the syntax") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(
+                f"{path} must hold a mapping of settings, not {type(loaded).__name__}"
+            )
+        data = loaded or {}
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        source = str(path) if path is not None else "options"
+        raise ConfigError(f"invalid setting in {source}: {_first_error(err)}") from err

@@ -1,0 +1,348 @@
+"""Run untrusted Python (a student's solution plus hidden tests) and report pass/fail.
+
+Each execution gets its own interpreter process, in its own session/process group, with:
+
+* a wall-clock timeout, after which the whole process group is SIGKILLed;
+* rlimits: CPU seconds, address space (memory), file size, open files, processes, no core;
+* a fresh temporary directory as working directory and ``HOME``, removed afterwards;
+* an environment built from an allowlist (``PATH``, ``LANG``, ``PYTHONHASHSEED=0``, ``HOME``,
+  ...), so API keys and other secrets of the harness never reach the code;
+* stdout/stderr read in bounded chunks into capped buffers;
+* ``python -S -s -B`` (no site-packages, no user site, no bytecode);
+* where the kernel allows (probed once per process; see :func:`sandbox_capabilities`): its own
+  unprivileged uid when the harness is root (so RLIMIT_NPROC binds and root-owned files are
+  protected), a new network namespace (no network at all), a new PID namespace (nothing the
+  code starts outlives it) and a new mount namespace in which the whole filesystem is
+  read-only except the temporary directory; a non-root harness gets these through a user
+  namespace;
+* inside the interpreter, an audit hook that refuses sockets, writes outside the temporary
+  directory, reads of other processes' ``/proc/<pid>/environ`` and starting programs. That
+  layer is a fallback: native code (``ctypes``) can bypass it, the kernel layers cannot be.
+
+Known limits: without the mount namespace, native code can write wherever the process's uid
+may (world-writable ``/tmp`` included); without the network namespace, native code can open
+sockets; disk usage inside the temporary directory is bounded per file (RLIMIT_FSIZE), not
+in total; the code can read world-readable files; a solution that inspects the interpreter's
+memory could forge the per-run success sentinel, and one that returns objects whose ``==``
+is always true defeats ``assert f(x) == y`` (that is for test design to catch).
+
+Example:
+    >>> outcome = run_tests("def add(a, b):\\n    return a + b\\n", ["assert add(1, 2) == 3"])
+    >>> outcome.passed
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import overload
+
+from dataenvgym.domains.code._isolation import SandboxError
+from dataenvgym.domains.code._process import RawRun, execute, isolation_for
+from dataenvgym.domains.code.models import (
+    ExecutionResult,
+    ExecutionStatus,
+    PythonJob,
+    SandboxCapabilities,
+    SandboxConfig,
+    SandboxJob,
+    StdinTestsJob,
+    TestCaseResult,
+    TestOutcome,
+    TestsJob,
+)
+
+__all__ = [
+    "ExecutionResult",
+    "ExecutionStatus",
+    "PythonJob",
+    "SandboxCapabilities",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxJob",
+    "StdinTestsJob",
+    "TestCaseResult",
+    "TestOutcome",
+    "TestsJob",
+    "normalize_output",
+    "run_job",
+    "run_many",
+    "run_python",
+    "run_stdin_tests",
+    "run_tests",
+    "sandbox_capabilities",
+]
+
+_MAX_SHOWN_CHARS = 2000
+
+
+def _config(config: SandboxConfig | None) -> SandboxConfig:
+    return config if config is not None else SandboxConfig()
+
+
+def sandbox_capabilities(config: SandboxConfig | None = None) -> SandboxCapabilities:
+    """Report which containment mechanisms work on this machine (probing them on first use).
+
+    Args:
+        config: Switches that affect the probe (interpreter, privilege drop, namespaces).
+
+    Returns:
+        The mechanisms in use and notes on every weaker fallback.
+    """
+    iso = isolation_for(_config(config))
+    return SandboxCapabilities(
+        python_executable=iso.python,
+        running_as_root=iso.running_as_root,
+        privilege_drop=iso.uid_drop,
+        namespaces=iso.namespaces,
+        nproc_limit_enforced=iso.nproc_enforced,
+        notes=list(iso.notes),
+    )
+
+
+def run_python(
+    code: str, *, stdin: str = "", config: SandboxConfig | None = None
+) -> ExecutionResult:
+    """Run ``code`` as a ``__main__`` script in the sandbox.
+
+    Args:
+        code: Python source.
+        stdin: Text fed to the program's standard input (then closed).
+        config: Limits and isolation switches; defaults to ``SandboxConfig()``.
+
+    Returns:
+        How the process ended, with its capped output.
+
+    Raises:
+        SandboxError: The sandbox itself failed (never because of what ``code`` does).
+    """
+    return execute({"mode": "script", "code": code}, stdin=stdin, config=_config(config)).result
+
+
+def run_tests(
+    solution: str,
+    tests: str | Sequence[str],
+    *,
+    config: SandboxConfig | None = None,
+) -> TestOutcome:
+    """Run assert-style tests against a solution in one sandboxed process.
+
+    The solution runs first (with ``__name__ == "__solution__"``, so a ``__main__`` block in
+    it does not run), then the tests in the same namespace. A list gives one test per item;
+    a string is split into its top-level statements, each assertion (or other check) being a
+    test and each definition, import or assignment a setup step. Failing tests do not stop
+    the later ones. The run passes only if the harness inside the process reports, with a
+    per-run secret, that it got through all tests, so exiting early never passes.
+
+    Args:
+        solution: Source defining what the tests call.
+        tests: Test source, or one source per test.
+        config: Limits and isolation switches; defaults to ``SandboxConfig()``.
+
+    Returns:
+        The verdict, per-test results and the execution record. Assertion messages and
+        tracebacks appear in ``tests[i].error`` and ``execution.stderr``.
+
+    Raises:
+        SandboxError: The sandbox itself failed.
+    """
+    payload: str | list[str] = tests if isinstance(tests, str) else list(tests)
+    raw = execute(
+        {"mode": "tests", "solution": solution, "tests": payload}, stdin="", config=_config(config)
+    )
+    return _test_outcome(raw)
+
+
+def _test_outcome(raw: RawRun) -> TestOutcome:
+    plan: list[dict[str, str]] = []
+    results: dict[int, dict[str, object]] = {}
+    solution_error: str | None = None
+    done = False
+    for event in raw.events:
+        kind = event.get("event")
+        if kind == "plan" and isinstance(event.get("units"), list):
+            plan = event["units"]
+        elif kind == "result" and isinstance(event.get("index"), int):
+            results[event["index"]] = event
+        elif kind == "solution_error":
+            solution_error = str(event.get("error"))
+        elif kind == "done":
+            done = True
+    execution = raw.result
+    if execution.status != "ok":
+        not_run = f"not run: execution ended with status {execution.status}"
+    else:
+        not_run = "not run: the process exited before reaching it"
+    if solution_error is not None:
+        not_run = f"not run: the solution raised {solution_error}"
+    tests = []
+    for index, unit in enumerate(plan):
+        got = results.get(index)
+        error = got.get("error") if got is not None else not_run
+        tests.append(
+            TestCaseResult(
+                index=index,
+                kind="setup" if unit.get("kind") == "setup" else "test",
+                passed=bool(got is not None and got.get("passed") is True),
+                source=str(unit.get("source", "")),
+                error=None if error is None else str(error),
+            )
+        )
+    if solution_error is not None:
+        reason: str | None = f"solution raised {solution_error}"
+    elif execution.status not in ("ok", "error"):
+        reason = f"execution {execution.status}"
+    elif not done:
+        reason = "no success sentinel: the process exited before finishing the tests"
+    elif not any(t.kind == "test" for t in tests):
+        reason = "no tests"
+    elif not all(t.passed for t in tests):
+        reason = f"{sum(not t.passed for t in tests)} of {len(tests)} test units failed"
+    elif execution.status != "ok":
+        reason = f"exit status {execution.returncode}"
+    else:
+        reason = None
+    return TestOutcome(passed=reason is None, tests=tests, execution=execution, reason=reason)
+
+
+def normalize_output(text: str) -> str:
+    """Whitespace-normalise program output for comparison.
+
+    Line endings are unified, runs of blanks inside a line collapse to one space, and blank
+    lines at the start and end are dropped (blank lines in the middle stay).
+
+    Args:
+        text: Raw output.
+
+    Returns:
+        The normalised text.
+    """
+    lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_SHOWN_CHARS else text[:_MAX_SHOWN_CHARS] + "..."
+
+
+def run_stdin_tests(
+    solution: str,
+    cases: Sequence[tuple[str, str]],
+    *,
+    config: SandboxConfig | None = None,
+    stop_on_first_failure: bool = True,
+) -> TestOutcome:
+    """Run a stdin/stdout program once per case and compare normalised outputs.
+
+    Each case is its own sandboxed process (LiveCodeBench-style problems read all of stdin).
+    A case passes when the program exits with status ``ok`` and its stdout equals the
+    expected output after :func:`normalize_output`.
+
+    Args:
+        solution: The program's source.
+        cases: ``(stdin, expected_stdout)`` pairs.
+        config: Limits and isolation switches, applied per case.
+        stop_on_first_failure: Skip the remaining cases after a failure (they are listed as
+            failed and not run).
+
+    Returns:
+        The verdict; ``execution`` is the first failing case's (or the last case's).
+
+    Raises:
+        SandboxError: The sandbox itself failed.
+    """
+    cfg = _config(config)
+    results: list[TestCaseResult] = []
+    failing: ExecutionResult | None = None
+    last: ExecutionResult | None = None
+    for index, (stdin, expected) in enumerate(cases):
+        if failing is not None and stop_on_first_failure:
+            results.append(
+                TestCaseResult(index=index, passed=False, error="not run: an earlier case failed")
+            )
+            continue
+        last = run_python(solution, stdin=stdin, config=cfg)
+        want, got = normalize_output(expected), normalize_output(last.stdout)
+        error = None
+        if last.status != "ok":
+            tail = last.stderr.strip().splitlines()[-1:] or [""]
+            error = f"execution {last.status} (returncode {last.returncode}): {tail[0]}"
+        elif got != want:
+            error = "wrong output"
+        results.append(
+            TestCaseResult(
+                index=index,
+                passed=error is None,
+                error=error,
+                expected=_clip(want),
+                actual=_clip(got),
+            )
+        )
+        if error is not None and failing is None:
+            failing = last
+    execution = failing or last or ExecutionResult(status="error", returncode=None)
+    if not results:
+        reason: str | None = "no tests"
+    elif failing is not None:
+        reason = f"{sum(not r.passed for r in results)} of {len(results)} cases failed"
+    else:
+        reason = None
+    return TestOutcome(passed=reason is None, tests=results, execution=execution, reason=reason)
+
+
+@overload
+def run_job(job: PythonJob, config: SandboxConfig | None = None) -> ExecutionResult: ...
+@overload
+def run_job(job: TestsJob | StdinTestsJob, config: SandboxConfig | None = None) -> TestOutcome: ...
+def run_job(job: SandboxJob, config: SandboxConfig | None = None) -> ExecutionResult | TestOutcome:
+    """Run one job model (see :func:`run_many`)."""
+    if isinstance(job, PythonJob):
+        return run_python(job.code, stdin=job.stdin, config=config)
+    if isinstance(job, TestsJob):
+        return run_tests(job.solution, job.tests, config=config)
+    return run_stdin_tests(
+        job.solution, job.cases, config=config, stop_on_first_failure=job.stop_on_first_failure
+    )
+
+
+@overload
+def run_many(
+    jobs: Sequence[PythonJob], config: SandboxConfig | None = None
+) -> list[ExecutionResult]: ...
+@overload
+def run_many(
+    jobs: Sequence[TestsJob | StdinTestsJob], config: SandboxConfig | None = None
+) -> list[TestOutcome]: ...
+@overload
+def run_many(
+    jobs: Sequence[SandboxJob], config: SandboxConfig | None = None
+) -> list[ExecutionResult | TestOutcome]: ...
+def run_many(
+    jobs: Sequence[SandboxJob], config: SandboxConfig | None = None
+) -> list[ExecutionResult] | list[TestOutcome] | list[ExecutionResult | TestOutcome]:
+    """Run jobs with at most ``config.max_concurrency`` executions at once.
+
+    Threads only wait on their subprocess (the pipes and ``select`` release the GIL), so a
+    thread pool bounds the number of live sandboxes without competing with them for CPU.
+
+    Args:
+        jobs: :class:`PythonJob` (gives an :class:`ExecutionResult`), :class:`TestsJob` or
+            :class:`StdinTestsJob` (give a :class:`TestOutcome`).
+        config: Limits and isolation switches for every job.
+
+    Returns:
+        One result per job, in the order of ``jobs``.
+
+    Raises:
+        SandboxError: The sandbox itself failed for some job.
+    """
+    cfg = _config(config)
+    if not jobs:
+        return []
+    # Probe before the threads start, so they do not all probe at once.
+    isolation_for(cfg)
+    with ThreadPoolExecutor(
+        max_workers=min(cfg.max_concurrency, len(jobs)), thread_name_prefix="sandbox"
+    ) as pool:
+        return list(pool.map(lambda job: run_job(job, cfg), jobs))

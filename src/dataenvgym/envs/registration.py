@@ -1,0 +1,33 @@
+"""Gymnasium ids for every (domain × environment); registering imports nothing heavy."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+ENV_ID_NAMES = {"open-ended": "OpenEnded", "skill-list": "SkillList", "skill-tree": "SkillTree"}
+DOMAIN_ID_NAMES = {"arithmetic": "Arithmetic"}
+
+
+def env_id(env: str, domain: str) -> str:
+    """The Gymnasium id, e.g. ``dataenvgym/Arithmetic-SkillTree-v0``."""
+    return f"dataenvgym/{DOMAIN_ID_NAMES[domain]}-{ENV_ID_NAMES[env]}-v0"
+
+
+def register_envs() -> list[str]:
+    """Register every id with Gymnasium (idempotent); the builder is imported on ``make``."""
+    ids = []
+    for domain in DOMAIN_ID_NAMES:
+        for env in ENV_ID_NAMES:
+            gid = env_id(env, domain)
+            if gid not in gym.registry:
+                gym.register(
+                    id=gid,
+                    entry_point="dataenvgym.registry:make_env",
+                    kwargs={"env": env, "domain": domain},
+                    # Our spaces hold pydantic models; the array-oriented passive checker
+                    # has nothing to check there. `check_env` in the tests covers the API.
+                    disable_env_checker=True,
+                    order_enforce=True,
+                )
+            ids.append(gid)
+    return ids

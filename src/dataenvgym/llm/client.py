@@ -1,0 +1,305 @@
+"""The LLM client: cached, retried, concurrent chat completions over the ``openai`` SDK.
+
+One code path serves every OpenAI-compatible server; only ``LLMConfig.base_url`` changes.
+A call goes: cache lookup → (on a miss) request with retries of transient faults → cache
+store → usage counters. Structured calls add JSON extraction, pydantic validation and
+re-asks on top (see :mod:`dataenvgym.llm.structured`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, TypeVar, overload
+
+from pydantic import BaseModel
+from typing_extensions import Unpack
+
+from dataenvgym.llm.batch import map_in_order
+from dataenvgym.llm.cache import CachedCompletion, KeyLocks, LLMCache, cache_key
+from dataenvgym.llm.config import LLMConfig, SamplingOverrides
+from dataenvgym.llm.structured import complete_with_reasks
+from dataenvgym.llm.transport import Completion, Transport
+from dataenvgym.llm.usage import UsageTracker
+
+logger = logging.getLogger(__name__)
+
+#: Chat messages in the OpenAI format: ``{"role": "user", "content": "..."}``.
+Messages = Sequence[Mapping[str, Any]]
+M = TypeVar("M", bound=BaseModel)
+_JSON_OBJECT = {"type": "json_object"}
+
+__all__ = ["Completion", "LLMClient", "Messages"]
+
+
+class LLMClient:
+    """Chat completions for every role of a teacher, with cache, retries and usage counts.
+
+    Args:
+        config: The endpoint and its parameters.
+        cache: A cache to use instead of opening ``config.cache_path`` (e.g. one shared by
+            several clients); None opens ``config.cache_path`` if set, else no caching.
+        usage: Counters to add to (e.g. shared by several clients); None makes new ones.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        cache: LLMCache | None = None,
+        usage: UsageTracker | None = None,
+    ) -> None:
+        self.config = config
+        self._owns_cache = cache is None and config.cache_path is not None
+        self.cache = (
+            LLMCache(config.cache_path) if self._owns_cache and config.cache_path else cache
+        )
+        self.usage = usage or UsageTracker(config.price_input_per_1m, config.price_output_per_1m)
+        self.transport = Transport(config, self.usage)
+        self._key_locks = KeyLocks()
+        self._iteration: int | str | None = None
+
+    # -- iteration tags ---------------------------------------------------------------------
+
+    def set_iteration(self, iteration: int | str | None) -> None:
+        """Tag the calls that follow with ``iteration`` in the usage counters (None: untagged)."""
+        self._iteration = iteration
+
+    @contextmanager
+    def iteration(self, iteration: int | str | None) -> Iterator[None]:
+        """Tag the calls made inside the ``with`` block, then restore the previous tag."""
+        previous, self._iteration = self._iteration, iteration
+        try:
+            yield
+        finally:
+            self._iteration = previous
+
+    # -- completions ------------------------------------------------------------------------
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        role: str,
+        json_mode: bool = False,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> Completion:
+        """One chat completion, from the cache when possible.
+
+        Args:
+            messages: The conversation in the OpenAI format.
+            role: Usage tag of the caller ("policy", "engine", "skill_discovery", ...).
+            json_mode: Ask for ``response_format={"type": "json_object"}`` where supported.
+            **overrides: ``temperature``, ``max_tokens`` or ``seed`` for this call only (vary
+                the seed to get distinct samples of one prompt past the cache).
+
+        Returns:
+            The completion; ``cached`` says whether a request was made.
+
+        Raises:
+            LLMCallFailed: Transient faults persisted through all retries (already counted).
+            LLMRequestRejected: The server refused the request (401, 404, 400); not retried.
+            LLMUnavailable: The API key's environment variable is not set.
+        """
+        params = self._params(overrides, json_mode)
+        return self._complete(messages, role, self._iteration, params)
+
+    @overload
+    def complete_many(
+        self,
+        batch: Sequence[Messages],
+        *,
+        role: str,
+        skip_failures: Literal[False] = False,
+        json_mode: bool = False,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> list[Completion]: ...
+
+    @overload
+    def complete_many(
+        self,
+        batch: Sequence[Messages],
+        *,
+        role: str,
+        skip_failures: Literal[True],
+        json_mode: bool = False,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> list[Completion | None]: ...
+
+    def complete_many(
+        self,
+        batch: Sequence[Messages],
+        *,
+        role: str,
+        skip_failures: bool = False,
+        json_mode: bool = False,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> list[Completion] | list[Completion | None]:
+        """Many completions at once, up to ``max_concurrency`` in flight, in input order.
+
+        Args:
+            batch: One message list per completion.
+            role: Usage tag, as in :meth:`complete`.
+            skip_failures: Put None where a call failed after its retries, instead of raising
+                the first such :class:`LLMCallFailed` (failures are counted either way).
+            json_mode: As in :meth:`complete`.
+            **overrides: As in :meth:`complete`.
+
+        Returns:
+            The completions, in the order of ``batch``.
+        """
+        params = self._params(overrides, json_mode)
+        it = self._iteration  # captured here: worker threads must not see a later tag
+        return map_in_order(
+            lambda messages: self._complete(messages, role, it, params),
+            batch,
+            self.config.max_concurrency,
+            skip_failures,
+        )
+
+    def complete_structured(
+        self,
+        messages: Messages,
+        schema: type[M],
+        *,
+        role: str,
+        max_reasks: int = 2,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> M | None:
+        """A completion parsed and validated as ``schema``, re-asking with the error if needed.
+
+        JSON mode is requested when the config allows it; the JSON is extracted from fences or
+        prose either way. On a parse or validation error the model's answer and a message
+        carrying the error are appended and the model asked again, at most ``max_reasks``
+        times. Re-asks are cached like any call, so a warm re-run replays them.
+
+        Args:
+            messages: The conversation; it should describe the JSON wanted
+                (:func:`dataenvgym.llm.structured.schema_instructions` writes such a paragraph).
+            schema: The pydantic model the answer must fit.
+            role: Usage tag, as in :meth:`complete`.
+            max_reasks: Follow-up requests allowed after the first answer.
+            **overrides: As in :meth:`complete`.
+
+        Returns:
+            The validated object, or None when every answer was invalid (counted in usage as
+            an invalid output).
+
+        Raises:
+            LLMCallFailed, LLMRequestRejected, LLMUnavailable: As in :meth:`complete`.
+        """
+        params = self._params(overrides, self.config.json_mode is not False)
+        return self._structured(messages, schema, role, self._iteration, params, max_reasks)
+
+    def complete_structured_many(
+        self,
+        batch: Sequence[Messages],
+        schema: type[M],
+        *,
+        role: str,
+        max_reasks: int = 2,
+        skip_failures: bool = True,
+        **overrides: Unpack[SamplingOverrides],
+    ) -> list[M | None]:
+        """:meth:`complete_structured` over a batch, concurrently, in input order.
+
+        Args:
+            batch: One message list per object wanted.
+            schema: The pydantic model every answer must fit.
+            role: Usage tag.
+            max_reasks: As in :meth:`complete_structured`.
+            skip_failures: None (instead of raising) where a call failed after its retries;
+                on by default since an invalid output is None already.
+            **overrides: As in :meth:`complete`.
+
+        Returns:
+            The objects, None where an item produced no valid object.
+        """
+        params = self._params(overrides, self.config.json_mode is not False)
+        it = self._iteration
+
+        def one(messages: Messages) -> M | None:
+            return self._structured(messages, schema, role, it, params, max_reasks)
+
+        return map_in_order(one, batch, self.config.max_concurrency, skip_failures)
+
+    # -- setup and teardown -----------------------------------------------------------------
+
+    def check_connection(self) -> None:
+        """One cheap request to the endpoint; raises :class:`LLMUnavailable` with one line
+        saying what to fix (unset key variable, unreachable base_url, refused key)."""
+        self.transport.check_connection()
+
+    def close(self) -> None:
+        """Close the HTTP connections and the cache this client opened."""
+        self.transport.close()
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _params(self, overrides: SamplingOverrides, json: bool) -> dict[str, Any]:
+        # The logical request: what the cache key hashes. The wire request may differ (the
+        # token-limit's name; response_format dropped by json_mode="auto"), not the meaning.
+        cfg = self.config
+        return {
+            "temperature": overrides.get("temperature", cfg.temperature),
+            "max_tokens": overrides.get("max_tokens", cfg.max_tokens),
+            "seed": overrides.get("seed", cfg.seed),
+            "response_format": dict(_JSON_OBJECT) if json else None,
+        }
+
+    def _complete(
+        self, messages: Messages, role: str, it: int | str | None, params: dict[str, Any]
+    ) -> Completion:
+        msgs = [dict(m) for m in messages]
+        if self.cache is None:
+            return self.transport.send(msgs, role, it, params)
+        key = cache_key(self.config.model, msgs, params)
+        with self._key_locks.hold(key):
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.usage.record(role, it, cache_hits=1)
+                return Completion(cached=True, **vars(hit))
+            completion = self.transport.send(msgs, role, it, params)
+            stored = CachedCompletion(
+                text=completion.text,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                finish_reason=completion.finish_reason,
+                model=completion.model,
+            )
+            request = {"model": self.config.model, "messages": msgs, "params": params}
+            self.cache.put(key, stored, request)
+            return completion
+
+    def _structured(
+        self,
+        messages: Messages,
+        schema: type[M],
+        role: str,
+        it: int | str | None,
+        params: dict[str, Any],
+        max_reasks: int,
+    ) -> M | None:
+        def ask(msgs: list[dict[str, Any]]) -> Completion:
+            return self._complete(msgs, role, it, params)
+
+        def count_reask() -> None:
+            self.usage.record(role, it, reasks=1)
+
+        result, error = complete_with_reasks(ask, messages, schema, max_reasks, count_reask)
+        if result is None:
+            self.usage.record(role, it, invalid_outputs=1)
+            logger.warning(
+                "LLM %s: no valid %s after %d re-ask(s): %s",
+                *(role, schema.__name__, max_reasks, error),
+            )
+        return result

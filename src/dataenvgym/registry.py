@@ -1,0 +1,112 @@
+"""Names -> components, and the Gymnasium registration of every environment id.
+
+This module sits on top: it is one of the few places that imports concrete domains,
+students, environments and agents together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dataenvgym.agents.base import Agent
+from dataenvgym.agents.policies import (
+    NoStatePolicy,
+    OpenEndedStatePolicy,
+    SkillListStatePolicy,
+    SkillTreeStatePolicy,
+)
+from dataenvgym.agents.procedural import ProceduralEngine
+from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
+from dataenvgym.envs.base import EnvConfig, TeacherEnv
+from dataenvgym.envs.open_ended import OpenEndedEnv
+from dataenvgym.envs.skill_list import SkillListEnv
+from dataenvgym.envs.skill_tree import SkillTreeEnv
+from dataenvgym.errors import ConfigError
+from dataenvgym.protocols import Domain, Policy, ProceduralDomain
+from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
+from dataenvgym.students.tiny import TinyStudentConfig
+from dataenvgym.training import TrainerConfig, make_trainer
+from dataenvgym.types import Skill
+
+ENVS: dict[str, type[TeacherEnv[Any, Any]]] = {
+    "open-ended": OpenEndedEnv,
+    "skill-list": SkillListEnv,
+    "skill-tree": SkillTreeEnv,
+}
+
+DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
+    "arithmetic": lambda cfg: ArithmeticDomain(ArithmeticConfig(**cfg)),
+}
+
+STUDENTS = {"tiny": "character-level GPT trained from scratch on CPU (built in)"}
+
+_STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
+    "open-ended": OpenEndedStatePolicy,
+    "skill-list": SkillListStatePolicy,
+    "skill-tree": SkillTreeStatePolicy,
+}
+AGENTS = {
+    "with-state": "reads the observation: progress × zone of proximal development, 15% floor",
+    "no-state": "baseline: same budget, uniform over skills, ignores the observation",
+}
+
+
+def _choose(kind: str, name: str, options: dict[str, Any]) -> Any:
+    if name not in options:
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(options))}")
+    return options[name]
+
+
+def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
+    """A domain by name (see ``dataenvgym list``)."""
+    return _choose("domain", name, DOMAINS)(config or {})
+
+
+def make_env(
+    env: str = "skill-tree",
+    domain: str | Domain = "arithmetic",
+    *,
+    student: str = "tiny",
+    env_config: EnvConfig | dict[str, Any] | None = None,
+    trainer_config: TrainerConfig | dict[str, Any] | None = None,
+    student_config: TinyStudentConfig | dict[str, Any] | None = None,
+    pretrain_config: PretrainConfig | dict[str, Any] | None = None,
+    domain_config: dict[str, Any] | None = None,
+    render_mode: str | None = None,
+) -> TeacherEnv[Any, Any]:
+    """Build a teacher environment from names and plain config dicts.
+
+    This is the entry point behind every registered id, so
+    ``gymnasium.make("dataenvgym/Arithmetic-SkillTree-v0", env_config={"max_iterations": 3})``
+    accepts the same keywords.
+    """
+    env_cls = _choose("environment", env, ENVS)
+    domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
+    _choose("student", student, STUDENTS)
+    factory = TinyStudentFactory(
+        TinyStudentConfig.model_validate(student_config or {}),
+        PretrainConfig.model_validate(pretrain_config or {}),
+    )
+    trainer = make_trainer(TrainerConfig.model_validate(trainer_config or {}))
+    return env_cls(
+        domain_obj,
+        factory,
+        trainer,
+        config=EnvConfig.model_validate(env_config or {}),
+        render_mode=render_mode,
+    )
+
+
+def make_agent(name: str, env: str, domain: Domain) -> Agent:
+    """A built-in agent for an environment kind and domain."""
+    _choose("agent", name, AGENTS)
+    _choose("environment", env, ENVS)
+    if not isinstance(domain, ProceduralDomain):
+        raise ConfigError(
+            f"the built-in agents need a domain with procedural generators; {domain.name!r} "
+            "has none: use an LLM teacher"
+        )
+    catalogue = domain.skills()
+    policy = NoStatePolicy(catalogue) if name == "no-state" else _STATE_POLICIES[env](catalogue)
+    return Agent(policy=policy, engine=ProceduralEngine(domain), name=name)

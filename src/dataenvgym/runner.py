@@ -1,0 +1,141 @@
+"""The episode loop, readable top to bottom.
+
+The runner is the only place that sees the test split: it measures it at the start, after
+every iteration (for plots) and at the end, and never hands it to the agent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from dataenvgym.agents.base import Agent
+from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.run_folder import RunFolder
+from dataenvgym.types import EvaluationResult, SkillReport
+
+
+@dataclass
+class EpisodeHooks:
+    """Optional callbacks for progress displays."""
+
+    on_iteration_start: Any = None  # (iteration: int) -> None
+    on_iteration_end: Any = None  # (iteration: int, summary_row: dict) -> None
+
+
+def _scores(report: SkillReport) -> dict[str, Any]:
+    return {
+        "accuracy": report.accuracy,
+        "partial": report.partial,
+        "per_skill": {k: v.accuracy for k, v in report.per_skill.items()},
+        "per_subskill": {k: v.accuracy for k, v in report.per_subskill.items()},
+    }
+
+
+def run_episode(
+    env: gym.Env[Any, Any],
+    agent: Agent,
+    *,
+    seed: int,
+    out_dir: Path | None = None,
+    config: dict[str, Any] | None = None,
+    test_every_iteration: bool = True,
+    hooks: EpisodeHooks | None = None,
+) -> dict[str, Any]:
+    """Run one episode of ``agent`` in ``env`` and return (and write) its summary."""
+    hooks = hooks or EpisodeHooks()
+    teacher_env: TeacherEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
+    folder = RunFolder(out_dir) if out_dir is not None else None
+    started = time.perf_counter()
+
+    # 1. Reset: build (or load) the base student, evaluate it on validation and on test.
+    observation, info = env.reset(seed=seed)
+    base_seconds = time.perf_counter() - started
+    initial_val = info["val_accuracy"]
+    agent.reset(seed)
+    initial_test = teacher_env.evaluate_test()
+    if folder is not None:
+        folder.write_config(config or {})
+        folder.event("reset", seed=seed, seconds=base_seconds)
+        folder.write_iteration(
+            0,
+            plan=None,
+            data=[],
+            val_results=teacher_env.val_result.instances,
+            report={"info": info, "test": _scores(initial_test.report)},
+        )
+
+    # 2. Iterate: the agent plans and writes data, the environment trains and evaluates.
+    rows: list[dict[str, Any]] = []
+    test: EvaluationResult = initial_test
+    done = False
+    while not done:
+        iteration = teacher_env.iteration + 1
+        if hooks.on_iteration_start:
+            hooks.on_iteration_start(iteration)
+        action = agent.act(observation)
+        observation, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        if test_every_iteration or done:
+            test = teacher_env.evaluate_test()
+        row = {
+            "iteration": iteration,
+            "num_new_data": info["num_new_data"],
+            "num_total_data": info["num_total_data"],
+            "val_accuracy": info["val_accuracy"],
+            "val_partial": info["val_partial"],
+            "test_accuracy": test.report.accuracy,
+            "reward": reward,
+            "dropped": info["dropped"],
+            "data_per_subskill": info["data_per_subskill"],
+            "per_skill": info["per_skill"],
+            "per_subskill": info["per_subskill"],
+            "train_seconds": (info["train"] or {}).get("seconds"),
+        }
+        rows.append(row)
+        if folder is not None:
+            folder.write_iteration(
+                iteration,
+                plan=action,
+                data=teacher_env.accumulated[-info["num_new_data"] :]
+                if info["num_new_data"]
+                else [],
+                val_results=teacher_env.val_result.instances,
+                report={"info": info, "test": _scores(test.report), "reward": reward},
+            )
+            folder.event("step", iteration=iteration, reward=reward, **info["dropped"])
+        if hooks.on_iteration_end:
+            hooks.on_iteration_end(iteration, row)
+
+    # 3. Summarise: before -> after on the held-out test split.
+    summary = {
+        "env": teacher_env.env_name,
+        "domain": teacher_env.domain.name,
+        "agent": agent.name,
+        "privileged": agent.privileged,
+        "seed": seed,
+        "initial": {
+            "val_accuracy": initial_val,
+            "test_accuracy": initial_test.report.accuracy,
+            "test_per_skill": _scores(initial_test.report)["per_skill"],
+            "test_per_subskill": _scores(initial_test.report)["per_subskill"],
+        },
+        "final": {
+            "val_accuracy": rows[-1]["val_accuracy"],
+            "test_accuracy": test.report.accuracy,
+            "test_per_skill": _scores(test.report)["per_skill"],
+            "test_per_subskill": _scores(test.report)["per_subskill"],
+        },
+        "iterations": rows,
+        "total_training_data": rows[-1]["num_total_data"],
+        "base_student_seconds": base_seconds,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    if folder is not None:
+        folder.write_summary(summary)
+        folder.event("end", wall_seconds=summary["wall_seconds"])
+    return summary

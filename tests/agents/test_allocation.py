@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from dataenvgym.agents.allocation import (
+    AllocationConfig,
+    UnitHistory,
+    allocate,
+    largest_remainder,
+    uniform,
+    zpd,
+)
+
+
+def test_largest_remainder_sums_exactly() -> None:
+    counts = largest_remainder({"a": 1.0, "b": 1.0, "c": 1.0}, 10)
+    assert sum(counts.values()) == 10 and max(counts.values()) - min(counts.values()) <= 1
+    assert uniform(["x", "y"], 0) == {"x": 0, "y": 0}
+
+
+def test_zpd_is_zero_when_mastered_and_when_nothing_is_right() -> None:
+    assert zpd(1.0, 1.0) == 0.0
+    assert zpd(0.0, 0.0) == 0.0
+    assert zpd(0.0, 0.6) > zpd(0.0, 0.1)
+
+
+def _history(accuracy: list[float], partial: list[float], data: list[int]) -> UnitHistory:
+    return UnitHistory(accuracy=accuracy, partial=partial, data=data)
+
+
+def test_progress_wins_over_stuck_and_mastered_units() -> None:
+    histories = {
+        "learnable": _history([0.2, 0.5], [0.5, 0.7], [50]),
+        "stuck": _history([0.0, 0.0], [0.3, 0.3], [50]),
+        "mastered": _history([0.98, 0.99], [0.99, 0.99], [50]),
+    }
+    counts = allocate(histories, 100)
+    assert sum(counts.values()) == 100
+    assert counts["learnable"] > 60
+    assert counts["stuck"] < 15 and counts["mastered"] < 15
+    # the floor keeps every unit fed
+    assert min(counts.values()) >= int(100 * AllocationConfig().floor / 3)
+
+
+def test_untried_units_get_an_optimistic_share() -> None:
+    histories = {
+        "untried": _history([0.3], [0.6], []),
+        "stalled": _history([0.3, 0.3], [0.6, 0.6], [40]),
+    }
+    counts = allocate(histories, 100)
+    assert counts["untried"] > counts["stalled"]
+
+
+def test_all_mastered_falls_back_to_uniform() -> None:
+    histories = {k: _history([1.0], [1.0], []) for k in "abcd"}
+    assert allocate(histories, 40) == {k: 10 for k in "abcd"}
