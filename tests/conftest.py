@@ -33,6 +33,11 @@ def tiny_env_kwargs(env: str = "skill-tree", **overrides: Any) -> dict[str, Any]
 
 
 @pytest.fixture
+def tiny_student() -> dict[str, Any]:
+    return dict(TINY_STUDENT)
+
+
+@pytest.fixture
 def tiny_kwargs() -> Any:
     return tiny_env_kwargs
 

@@ -22,11 +22,11 @@ app = typer.Typer(
     help="DataEnvGym: teacher environments for data generation agents.",
 )
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    # Plain echo, not rich: the message must stay on one line whatever the terminal width.
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
 
 
