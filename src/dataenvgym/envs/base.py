@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections import Counter
-from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
@@ -33,7 +32,6 @@ from dataenvgym.types import (
     EvaluationResult,
     ObservationBase,
     Skill,
-    TaskInstance,
     TrainingDatum,
     TrainStats,
     subskill_key,
@@ -285,13 +283,3 @@ class TeacherEnv(gym.Env[ObsT, ActT], Generic[ObsT, ActT]):
     @abstractmethod
     def _observation(self) -> ObsT:
         """The observation an agent sees now."""
-
-    # ------------------------------------------------------------------ helpers
-
-    @property
-    def validation_instances(self) -> list[TaskInstance]:
-        return self.validation
-
-    def checkpoint(self, directory: Path) -> None:
-        """Save the current student (used by the runner after each iteration)."""
-        self.student.save(directory)
