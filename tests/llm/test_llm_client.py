@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,17 +13,14 @@ from dataenvgym.llm import (
     Completion,
     LLMCallFailed,
     LLMClient,
-    LLMConfig,
     LLMRequestRejected,
 )
-from dataenvgym.testing import FakeOpenAIServer, FaultConfig
-
-KEY_ENV = "DATAENVGYM_TEST_LLM_KEY"
+from dataenvgym.testing import TEST_KEY_ENV, FakeOpenAIServer, FaultConfig, fake_server_config
 
 
 @pytest.fixture(autouse=True)
 def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "test-key")
+    monkeypatch.setenv(TEST_KEY_ENV, "test-key")
 
 
 @pytest.fixture
@@ -33,26 +29,12 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield srv
 
 
-def make_config(server: FakeOpenAIServer, cache: Path | None = None, **kw: Any) -> LLMConfig:
-    fields: dict[str, Any] = {
-        "model": "fake-model",
-        "base_url": server.base_url,
-        "api_key_env": KEY_ENV,
-        "timeout_s": 5.0,
-        "backoff_initial_s": 0.01,
-        "backoff_max_s": 0.05,
-        "cache_path": cache,
-    }
-    fields.update(kw)
-    return LLMConfig(**fields)
-
-
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
 def test_complete_returns_text_and_counts_tokens(server: FakeOpenAIServer) -> None:
-    with LLMClient(make_config(server)) as client:
+    with LLMClient(fake_server_config(server)) as client:
         out = client.complete(user("hello"), role="engine")
     assert out.text == "echo: hello"
     assert not out.cached and out.prompt_tokens > 0 and out.completion_tokens > 0
@@ -67,11 +49,11 @@ def test_complete_returns_text_and_counts_tokens(server: FakeOpenAIServer) -> No
 def test_warm_cache_makes_zero_calls(server: FakeOpenAIServer, tmp_path: Path) -> None:
     cache = tmp_path / "run" / "llm_cache.sqlite"
     batch = [user(f"item {i}") for i in range(5)]
-    with LLMClient(make_config(server, cache)) as client:
+    with LLMClient(fake_server_config(server, cache)) as client:
         first = client.complete_many(batch, role="engine")
     assert server.calls == 5
 
-    with LLMClient(make_config(server, cache)) as client:
+    with LLMClient(fake_server_config(server, cache)) as client:
         again = client.complete_many(batch, role="engine")
         stats = client.usage.total()
     assert server.calls == 5, "a warm cache must not reach the server"
@@ -81,7 +63,7 @@ def test_warm_cache_makes_zero_calls(server: FakeOpenAIServer, tmp_path: Path) -
 
 
 def test_cache_key_covers_sampling_parameters(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    with LLMClient(make_config(server, tmp_path / "c.sqlite")) as client:
+    with LLMClient(fake_server_config(server, tmp_path / "c.sqlite")) as client:
         client.complete(user("x"), role="engine")
         client.complete(user("x"), role="engine")  # hit
         client.complete(user("x"), role="engine", seed=1)
@@ -94,14 +76,14 @@ def test_cache_key_covers_sampling_parameters(server: FakeOpenAIServer, tmp_path
 
 
 def test_key_never_lands_in_config_dump(server: FakeOpenAIServer) -> None:
-    dumped = json.dumps(make_config(server).model_dump(mode="json"))
-    assert "test-key" not in dumped and KEY_ENV in dumped
+    dumped = json.dumps(fake_server_config(server).model_dump(mode="json"))
+    assert "test-key" not in dumped and TEST_KEY_ENV in dumped
 
 
 def test_concurrent_calls_overlap_and_keep_order() -> None:
     n, latency = 16, 0.2
     with FakeOpenAIServer(latency_s=latency) as server:
-        client = LLMClient(make_config(server, max_concurrency=8))
+        client = LLMClient(fake_server_config(server, max_concurrency=8))
         start = time.perf_counter()
         out = client.complete_many([user(str(i)) for i in range(n)], role="engine")
         elapsed = time.perf_counter() - start
@@ -115,7 +97,7 @@ def test_concurrent_calls_overlap_and_keep_order() -> None:
 
 def test_identical_prompts_in_flight_make_one_call(tmp_path: Path) -> None:
     with FakeOpenAIServer(latency_s=0.05) as server:
-        client = LLMClient(make_config(server, tmp_path / "c.sqlite"))
+        client = LLMClient(fake_server_config(server, tmp_path / "c.sqlite"))
         out = client.complete_many([user("same")] * 6, role="engine")
         client.close()
     assert server.calls == 1
@@ -126,7 +108,7 @@ def test_fault_mode_every_call_succeeds_or_is_counted(tmp_path: Path) -> None:
     faults = FaultConfig(rate=0.3, seed=3, hang_s=0.6, retry_after_s=0.01)
     n = 40
     with FakeOpenAIServer(latency_s=0.01, faults=faults) as server:
-        config = make_config(server, tmp_path / "c.sqlite", timeout_s=0.3, max_retries=2)
+        config = fake_server_config(server, tmp_path / "c.sqlite", timeout_s=0.3, max_retries=2)
         client = LLMClient(config)
         out = client.complete_many(
             [user(f"q{i}") for i in range(n)], role="engine", skip_failures=True
@@ -144,7 +126,7 @@ def test_fault_mode_every_call_succeeds_or_is_counted(tmp_path: Path) -> None:
 
 def test_retry_after_is_honoured_then_call_fails_typed(server: FakeOpenAIServer) -> None:
     server.faults = FaultConfig(rate=1.0, kinds=("429",), retry_after_s=0.1)
-    client = LLMClient(make_config(server, max_retries=2, backoff_initial_s=0.0))
+    client = LLMClient(fake_server_config(server, max_retries=2, backoff_initial_s=0.0))
     start = time.perf_counter()
     with pytest.raises(LLMCallFailed) as info:
         client.complete(user("x"), role="policy")
@@ -158,7 +140,7 @@ def test_retry_after_is_honoured_then_call_fails_typed(server: FakeOpenAIServer)
 
 def test_complete_many_raises_unless_skipping(server: FakeOpenAIServer) -> None:
     server.faults = FaultConfig(rate=1.0, kinds=("500",))
-    client = LLMClient(make_config(server, max_retries=0))
+    client = LLMClient(fake_server_config(server, max_retries=0))
     with pytest.raises(LLMCallFailed):
         client.complete_many([user("a"), user("b")], role="engine")
     assert client.complete_many([user("c")], role="engine", skip_failures=True) == [None]
@@ -166,18 +148,18 @@ def test_complete_many_raises_unless_skipping(server: FakeOpenAIServer) -> None:
 
 def test_wrong_key_is_rejected_at_once() -> None:
     with FakeOpenAIServer(api_key="the-right-key") as server:
-        client = LLMClient(make_config(server, max_retries=5))
+        client = LLMClient(fake_server_config(server, max_retries=5))
         with pytest.raises(LLMRequestRejected) as info:
             client.complete(user("x"), role="engine")
         assert server.calls == 1, "a 401 must not be retried"
     assert info.value.status_code == 401
-    assert KEY_ENV in str(info.value)
+    assert TEST_KEY_ENV in str(info.value)
     assert client.usage.total().failed_calls == 1
 
 
 def test_unknown_model_is_rejected_at_once() -> None:
     with FakeOpenAIServer(strict_models=True) as server:
-        client = LLMClient(make_config(server, model="no-such-model"))
+        client = LLMClient(fake_server_config(server, model="no-such-model"))
         with pytest.raises(LLMRequestRejected, match="no-such-model") as info:
             client.complete(user("x"), role="engine")
         assert server.calls == 1
@@ -185,7 +167,7 @@ def test_unknown_model_is_rejected_at_once() -> None:
 
 
 def test_usage_per_role_and_iteration(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    config = make_config(
+    config = fake_server_config(
         server, tmp_path / "c.sqlite", price_input_per_1m=1.0, price_output_per_1m=2.0
     )
     client = LLMClient(config)
@@ -217,9 +199,9 @@ def test_warm_cache_needs_no_key(
     server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "c.sqlite"
-    with LLMClient(make_config(server, cache)) as client:
+    with LLMClient(fake_server_config(server, cache)) as client:
         client.complete(user("x"), role="engine")
-    monkeypatch.delenv(KEY_ENV)
-    with LLMClient(make_config(server, cache)) as client:
+    monkeypatch.delenv(TEST_KEY_ENV)
+    with LLMClient(fake_server_config(server, cache)) as client:
         out: Completion = client.complete(user("x"), role="engine")
     assert out.cached and server.calls == 1

@@ -7,9 +7,7 @@ import socket
 import pytest
 
 from dataenvgym.llm import LLMClient, LLMConfig, LLMUnavailable
-from dataenvgym.testing import FakeOpenAIServer
-
-KEY_ENV = "DATAENVGYM_TEST_LLM_KEY"
+from dataenvgym.testing import TEST_KEY_ENV, FakeOpenAIServer
 
 
 def free_port() -> int:
@@ -19,23 +17,25 @@ def free_port() -> int:
 
 
 def test_reachable_server_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "k")
+    monkeypatch.setenv(TEST_KEY_ENV, "k")
     with FakeOpenAIServer(api_key="k") as server:
         LLMClient(
-            LLMConfig(model="m", base_url=server.base_url, api_key_env=KEY_ENV)
+            LLMConfig(model="m", base_url=server.base_url, api_key_env=TEST_KEY_ENV)
         ).check_connection()
         assert server.calls == 0  # GET /models only: no chat call, no cost
 
 
 def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_ENV, raising=False)
-    client = LLMClient(LLMConfig(model="m", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV))
+    monkeypatch.delenv(TEST_KEY_ENV, raising=False)
+    client = LLMClient(
+        LLMConfig(model="m", base_url="http://127.0.0.1:9/v1", api_key_env=TEST_KEY_ENV)
+    )
     with pytest.raises(LLMUnavailable) as info:
         client.check_connection()
     message = str(info.value)
-    assert KEY_ENV in message and "\n" not in message
+    assert TEST_KEY_ENV in message and "\n" not in message
     # A call reports the same, instead of an SDK error.
-    with pytest.raises(LLMUnavailable, match=KEY_ENV):
+    with pytest.raises(LLMUnavailable, match=TEST_KEY_ENV):
         client.complete([{"role": "user", "content": "x"}], role="engine")
 
 
@@ -47,9 +47,9 @@ def test_keyless_local_server() -> None:
 
 
 def test_unreachable_server_names_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "k")
+    monkeypatch.setenv(TEST_KEY_ENV, "k")
     base_url = f"http://127.0.0.1:{free_port()}/v1"
-    client = LLMClient(LLMConfig(model="m", base_url=base_url, api_key_env=KEY_ENV))
+    client = LLMClient(LLMConfig(model="m", base_url=base_url, api_key_env=TEST_KEY_ENV))
     with pytest.raises(LLMUnavailable) as info:
         client.check_connection()
     message = str(info.value)
@@ -57,20 +57,20 @@ def test_unreachable_server_names_the_base_url(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_refused_key_says_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "wrong")
+    monkeypatch.setenv(TEST_KEY_ENV, "wrong")
     with FakeOpenAIServer(api_key="right") as server:
-        client = LLMClient(LLMConfig(model="m", base_url=server.base_url, api_key_env=KEY_ENV))
+        client = LLMClient(LLMConfig(model="m", base_url=server.base_url, api_key_env=TEST_KEY_ENV))
         with pytest.raises(LLMUnavailable) as info:
             client.check_connection()
-    assert f"${KEY_ENV}" in str(info.value) and "401" in str(info.value)
+    assert f"${TEST_KEY_ENV}" in str(info.value) and "401" in str(info.value)
 
 
 def test_wrong_api_root_falls_back_and_explains(monkeypatch: pytest.MonkeyPatch) -> None:
     # GET /models 404s, so the check tries a 1-token completion, which 404s too.
-    monkeypatch.setenv(KEY_ENV, "k")
+    monkeypatch.setenv(TEST_KEY_ENV, "k")
     with FakeOpenAIServer() as server:
         base_url = server.base_url + "/oops"
-        client = LLMClient(LLMConfig(model="m", base_url=base_url, api_key_env=KEY_ENV))
+        client = LLMClient(LLMConfig(model="m", base_url=base_url, api_key_env=TEST_KEY_ENV))
         with pytest.raises(LLMUnavailable, match="404") as info:
             client.check_connection()
         assert server.calls == 0  # neither route exists under /v1/oops

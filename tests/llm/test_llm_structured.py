@@ -10,39 +10,23 @@ from pydantic import BaseModel, Field
 
 from dataenvgym.llm import (
     LLMClient,
-    LLMConfig,
     LLMRequestRejected,
     StructuredOutputError,
     extract_json,
     parse_structured,
     schema_instructions,
 )
-from dataenvgym.testing import FakeOpenAIServer, FaultConfig
-
-KEY_ENV = "DATAENVGYM_TEST_LLM_KEY"
+from dataenvgym.testing import TEST_KEY_ENV, FakeOpenAIServer, FaultConfig, fake_server_config
 
 
 @pytest.fixture(autouse=True)
 def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KEY_ENV, "test-key")
+    monkeypatch.setenv(TEST_KEY_ENV, "test-key")
 
 
 class Item(BaseModel):
     question: str
     answer: int = Field(ge=0)
-
-
-def make_config(server: FakeOpenAIServer, **kw: Any) -> LLMConfig:
-    fields: dict[str, Any] = {
-        "model": "fake-model",
-        "base_url": server.base_url,
-        "api_key_env": KEY_ENV,
-        "timeout_s": 5.0,
-        "backoff_initial_s": 0.01,
-        "backoff_max_s": 0.05,
-    }
-    fields.update(kw)
-    return LLMConfig(**fields)
 
 
 def ask(text: str = "Write one item as JSON.") -> list[dict[str, str]]:
@@ -109,7 +93,7 @@ def reask_after_one_bad_answer(request: dict[str, Any]) -> str:
 
 def test_invalid_answer_is_reasked_with_the_error(tmp_path: Path) -> None:
     with FakeOpenAIServer(reask_after_one_bad_answer) as server:
-        client = LLMClient(make_config(server, cache_path=tmp_path / "c.sqlite"))
+        client = LLMClient(fake_server_config(server, cache_path=tmp_path / "c.sqlite"))
         item = client.complete_structured(ask(), Item, role="engine")
         assert item == Item(question="3+4", answer=7)
         assert server.calls == 2
@@ -123,7 +107,7 @@ def test_invalid_answer_is_reasked_with_the_error(tmp_path: Path) -> None:
         assert (stats.reasks, stats.invalid_outputs, stats.calls) == (1, 0, 2)
 
         # The re-ask chain is cached too: a warm re-run replays it without calls.
-        again = LLMClient(make_config(server, cache_path=tmp_path / "c.sqlite"))
+        again = LLMClient(fake_server_config(server, cache_path=tmp_path / "c.sqlite"))
         assert again.complete_structured(ask(), Item, role="engine") == item
         assert server.calls == 2
         assert again.usage.total().cache_hits == 2
@@ -131,7 +115,7 @@ def test_invalid_answer_is_reasked_with_the_error(tmp_path: Path) -> None:
 
 def test_persistently_malformed_answer_gives_none_and_is_counted() -> None:
     with FakeOpenAIServer(lambda request: "{'question': 'x', 'answer': 1}") as server:
-        client = LLMClient(make_config(server))
+        client = LLMClient(fake_server_config(server))
         assert client.complete_structured(ask(), Item, role="engine", max_reasks=2) is None
         assert server.calls == 3
     stats = client.usage.total(role="engine")
@@ -141,7 +125,7 @@ def test_persistently_malformed_answer_gives_none_and_is_counted() -> None:
 @pytest.mark.parametrize(("json_mode", "sent"), [(True, True), ("auto", True), (False, False)])
 def test_json_mode_setting(json_mode: Any, sent: bool) -> None:
     with FakeOpenAIServer(lambda request: '{"question": "q", "answer": 1}') as server:
-        client = LLMClient(make_config(server, json_mode=json_mode))
+        client = LLMClient(fake_server_config(server, json_mode=json_mode))
         assert client.complete_structured(ask(), Item, role="engine") is not None
         assert ("response_format" in server.requests[0]) is sent
 
@@ -149,12 +133,12 @@ def test_json_mode_setting(json_mode: Any, sent: bool) -> None:
 def test_auto_json_mode_falls_back_on_servers_without_it() -> None:
     reply = 'Here is the item: {"question": "q", "answer": 1}'
     with FakeOpenAIServer(lambda request: reply, json_mode=False) as server:
-        client = LLMClient(make_config(server, json_mode="auto"))
+        client = LLMClient(fake_server_config(server, json_mode="auto"))
         items = client.complete_structured_many([ask("a"), ask("b")], Item, role="engine")
         assert items == [Item(question="q", answer=1)] * 2
         assert "response_format" not in server.requests[-1]
 
-        strict = LLMClient(make_config(server, json_mode=True))
+        strict = LLMClient(fake_server_config(server, json_mode=True))
         with pytest.raises(LLMRequestRejected) as info:
             strict.complete_structured(ask(), Item, role="engine")
         assert info.value.status_code == 400
@@ -166,7 +150,7 @@ def test_structured_batch_under_faults_loses_nothing_silently() -> None:
     with FakeOpenAIServer(
         lambda request: '{"question": "1+1", "answer": 2}', latency_s=0.01, faults=faults
     ) as server:
-        client = LLMClient(make_config(server, timeout_s=0.3, max_retries=2))
+        client = LLMClient(fake_server_config(server, timeout_s=0.3, max_retries=2))
         items = client.complete_structured_many(
             [ask(f"#{i}") for i in range(n)], Item, role="engine", max_reasks=1
         )

@@ -8,5 +8,13 @@ from dataenvgym.testing.fake_openai_server import (
     FaultConfig,
     echo_responder,
 )
+from dataenvgym.testing.llm_config import TEST_KEY_ENV, fake_server_config
 
-__all__ = ["ALL_FAULTS", "FakeOpenAIServer", "FaultConfig", "echo_responder"]
+__all__ = [
+    "ALL_FAULTS",
+    "TEST_KEY_ENV",
+    "FakeOpenAIServer",
+    "FaultConfig",
+    "echo_responder",
+    "fake_server_config",
+]
