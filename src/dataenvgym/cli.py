@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,7 +87,7 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
             f"data {row['num_new_data']} kept / {row['dropped']['total']} dropped"
         )
 
-    with progress if show_progress else _Null():
+    with progress if show_progress else nullcontext():
         summary = run_episode(
             env,
             agent,
@@ -97,14 +98,6 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
             hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
         )
     return summary
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -153,15 +146,10 @@ def run(
                 "seed": seed,
             },
         )
-        from dataenvgym.registry import AGENTS, DOMAINS, STUDENTS
+        from dataenvgym.registry import check_names
 
-        for kind, name, known in (
-            ("domain", cfg.domain, DOMAINS),
-            ("agent", cfg.agent, AGENTS),
-            ("student", cfg.student, STUDENTS),
-        ):
-            if name not in known:
-                raise DataEnvGymError(f"unknown {kind} {name!r}; choose one of: {sorted(known)}")
+        # Before the run folder is touched: an unknown name must not cost an old run.
+        check_names(domain=cfg.domain, agent=cfg.agent, student=cfg.student)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("runs") / f"{cfg.env}-{cfg.domain}-{cfg.agent}-s{cfg.seed}-{stamp}"
         if out_dir.exists() and any(out_dir.iterdir()):

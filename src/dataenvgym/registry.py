@@ -58,6 +58,13 @@ def _choose(kind: str, name: str, options: dict[str, Any]) -> Any:
     return options[name]
 
 
+def check_names(*, domain: str, agent: str, student: str) -> None:
+    """Raise :class:`ConfigError` naming the choices if any name is unknown."""
+    _choose("domain", domain, DOMAINS)
+    _choose("agent", agent, AGENTS)
+    _choose("student", student, STUDENTS)
+
+
 def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
     """A domain by name (see ``dataenvgym list``)."""
     return _choose("domain", name, DOMAINS)(config or {})

@@ -58,6 +58,7 @@ def run_episode(
     initial_val = info["val_accuracy"]
     agent.reset(seed)
     initial_test = teacher_env.evaluate_test()
+    initial_scores = _scores(initial_test.report)
     if folder is not None:
         folder.write_config(config or {})
         folder.event("reset", seed=seed, seconds=base_seconds)
@@ -66,12 +67,13 @@ def run_episode(
             plan=None,
             data=[],
             val_results=teacher_env.val_result.instances,
-            report={"info": info, "test": _scores(initial_test.report)},
+            report={"info": info, "test": initial_scores},
         )
 
     # 2. Iterate: the agent plans and writes data, the environment trains and evaluates.
     rows: list[dict[str, Any]] = []
     test: EvaluationResult = initial_test
+    test_scores = initial_scores
     done = False
     while not done:
         iteration = teacher_env.iteration + 1
@@ -82,6 +84,7 @@ def run_episode(
         done = terminated or truncated
         if test_every_iteration or done:
             test = teacher_env.evaluate_test()
+            test_scores = _scores(test.report)
         row = {
             "iteration": iteration,
             "num_new_data": info["num_new_data"],
@@ -105,7 +108,7 @@ def run_episode(
                 if info["num_new_data"]
                 else [],
                 val_results=teacher_env.val_result.instances,
-                report={"info": info, "test": _scores(test.report), "reward": reward},
+                report={"info": info, "test": test_scores, "reward": reward},
             )
             folder.event("step", iteration=iteration, reward=reward, **info["dropped"])
         if hooks.on_iteration_end:
@@ -121,14 +124,14 @@ def run_episode(
         "initial": {
             "val_accuracy": initial_val,
             "test_accuracy": initial_test.report.accuracy,
-            "test_per_skill": _scores(initial_test.report)["per_skill"],
-            "test_per_subskill": _scores(initial_test.report)["per_subskill"],
+            "test_per_skill": initial_scores["per_skill"],
+            "test_per_subskill": initial_scores["per_subskill"],
         },
         "final": {
             "val_accuracy": rows[-1]["val_accuracy"],
             "test_accuracy": test.report.accuracy,
-            "test_per_skill": _scores(test.report)["per_skill"],
-            "test_per_subskill": _scores(test.report)["per_subskill"],
+            "test_per_skill": test_scores["per_skill"],
+            "test_per_subskill": test_scores["per_subskill"],
         },
         "iterations": rows,
         "total_training_data": rows[-1]["num_total_data"],
