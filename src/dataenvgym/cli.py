@@ -50,8 +50,11 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
     env = make_env(**config.env_kwargs())
     agent = make_agent(config.agent, config.env, env.domain)
     progress = _progress()
+    factory: Any = env.student_factory
+    # Only students that pretrain a base (the built-in one) report pretraining progress.
+    pretrain_steps = getattr(getattr(factory, "pretrain", None), "steps", None)
     pretrain_task = progress.add_task(
-        "pretraining base student", total=config.pretrain.steps, note="", visible=False
+        "pretraining base student", total=pretrain_steps, note="", visible=False
     )
     train_task = progress.add_task(
         "training", total=config.trainer.steps_per_iteration, note="", visible=False
@@ -63,8 +66,8 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
     def on_train(step: int, loss: float) -> None:
         progress.update(train_task, completed=step, note=f"loss {loss:.3f}")
 
-    factory: Any = env.student_factory
-    factory.on_pretrain_progress = on_pretrain
+    if hasattr(factory, "on_pretrain_progress"):
+        factory.on_pretrain_progress = on_pretrain
 
     def start(iteration: int) -> None:
         if hasattr(env.student, "progress"):
@@ -183,7 +186,7 @@ def list_components() -> None:
     console.print(table)
     for title, items in (
         ("agents", AGENTS),
-        ("students", STUDENTS),
+        ("students", {name: entry.description for name, entry in STUDENTS.items()}),
         ("domains", {d: "built in, offline" for d in DOMAINS}),
     ):
         t = Table(title=title)

@@ -9,8 +9,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.errors import ConfigError
-from dataenvgym.students.factory import PretrainConfig
-from dataenvgym.students.tiny import TinyStudentConfig
 from dataenvgym.training import TrainerConfig
 
 EnvName = Literal["open-ended", "skill-list", "skill-tree"]
@@ -32,8 +30,12 @@ class RunConfig(BaseModel):
         default=True, description="Score the test split after every iteration (for plots)."
     )
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
-    student_config: TinyStudentConfig = Field(default_factory=TinyStudentConfig)
-    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    student_config: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the student kind (validated by it)."
+    )
+    pretrain: dict[str, Any] = Field(
+        default_factory=dict, description="How the base student is made (validated by it)."
+    )
     domain_config: dict[str, Any] = Field(default_factory=dict)
 
     def env_kwargs(self) -> dict[str, Any]:

@@ -7,7 +7,10 @@ students, environments and agents together.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.policies import (
@@ -23,7 +26,7 @@ from dataenvgym.envs.open_ended import OpenEndedEnv
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError
-from dataenvgym.protocols import Domain, Policy, ProceduralDomain
+from dataenvgym.protocols import Domain, Policy, ProceduralDomain, StudentFactory
 from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
 from dataenvgym.training import TrainerConfig, make_trainer
@@ -39,7 +42,33 @@ DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
     "arithmetic": lambda cfg: ArithmeticDomain(ArithmeticConfig(**cfg)),
 }
 
-STUDENTS = {"tiny": "character-level GPT trained from scratch on CPU (built in)"}
+
+@dataclass(frozen=True)
+class StudentEntry:
+    """A student kind: what it is, and how to build its factory from plain config dicts.
+
+    ``build(student_config, pretrain_config)`` validates the dicts itself, so each student
+    kind owns its own settings.
+    """
+
+    description: str
+    build: Callable[[dict[str, Any], dict[str, Any]], StudentFactory]
+
+
+def _tiny_student(
+    student_config: dict[str, Any], pretrain_config: dict[str, Any]
+) -> StudentFactory:
+    return TinyStudentFactory(
+        TinyStudentConfig.model_validate(student_config),
+        PretrainConfig.model_validate(pretrain_config),
+    )
+
+
+STUDENTS: dict[str, StudentEntry] = {
+    "tiny": StudentEntry(
+        "character-level GPT trained from scratch on CPU (built in)", _tiny_student
+    ),
+}
 
 _STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
     "open-ended": OpenEndedStatePolicy,
@@ -77,8 +106,8 @@ def make_env(
     student: str = "tiny",
     env_config: EnvConfig | dict[str, Any] | None = None,
     trainer_config: TrainerConfig | dict[str, Any] | None = None,
-    student_config: TinyStudentConfig | dict[str, Any] | None = None,
-    pretrain_config: PretrainConfig | dict[str, Any] | None = None,
+    student_config: BaseModel | dict[str, Any] | None = None,
+    pretrain_config: BaseModel | dict[str, Any] | None = None,
     domain_config: dict[str, Any] | None = None,
     render_mode: str | None = None,
 ) -> TeacherEnv[Any, Any]:
@@ -90,19 +119,22 @@ def make_env(
     """
     env_cls = _choose("environment", env, ENVS)
     domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
-    _choose("student", student, STUDENTS)
-    factory = TinyStudentFactory(
-        TinyStudentConfig.model_validate(student_config or {}),
-        PretrainConfig.model_validate(pretrain_config or {}),
-    )
-    trainer = make_trainer(TrainerConfig.model_validate(trainer_config or {}))
-    return env_cls(
-        domain_obj,
-        factory,
-        trainer,
-        config=EnvConfig.model_validate(env_config or {}),
-        render_mode=render_mode,
-    )
+    entry: StudentEntry = _choose("student", student, STUDENTS)
+    try:
+        factory = entry.build(_as_dict(student_config), _as_dict(pretrain_config))
+        trainer = make_trainer(TrainerConfig.model_validate(trainer_config or {}))
+        config = EnvConfig.model_validate(env_config or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or err.title
+        raise ConfigError(f"invalid {err.title} setting {where}: {first['msg']}") from err
+    return env_cls(domain_obj, factory, trainer, config=config, render_mode=render_mode)
+
+
+def _as_dict(config: BaseModel | dict[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    return config.model_dump() if isinstance(config, BaseModel) else dict(config)
 
 
 def make_agent(name: str, env: str, domain: Domain) -> Agent:
