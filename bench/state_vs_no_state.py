@@ -1,8 +1,9 @@
 """With state vs no state, at equal data budget and training, in every environment.
 
-Runs the default episode (built-in arithmetic, tiny student) for both offline agents over
-several seeds, and prints final test accuracy and gain as mean ± standard error, plus the
-paired difference (with state - no state) per environment.
+Runs the default episode (built-in arithmetic, tiny student; other domains with
+``--domains``) for both offline agents over several seeds, and prints final test accuracy and
+gain as mean ± standard error, plus the paired difference (with state - no state) per
+environment.
 
     python bench/state_vs_no_state.py --seeds 5 --workers 2
 """
@@ -21,17 +22,27 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
 
 
-def _episode(task: tuple[str, str, int, int]) -> dict[str, Any]:
+Task = tuple[str, str, str, int, int]  # domain, env, agent, seed, torch threads
+
+
+def _episode(task: Task) -> dict[str, Any]:
     import torch
 
     from dataenvgym.cli import execute_run
     from dataenvgym.config import RunConfig
 
-    env, agent, seed, threads = task
+    domain, env, agent, seed, threads = task
     torch.set_num_threads(threads)
-    config = RunConfig(env=env, agent=agent, seed=seed, test_every_iteration=False)  # type: ignore[arg-type]
+    config = RunConfig(
+        env=env,  # type: ignore[arg-type]
+        domain=domain,
+        agent=agent,
+        seed=seed,
+        test_every_iteration=False,
+    )
     summary = execute_run(config, None, show_progress=False)
     return {
+        "domain": domain,
         "env": env,
         "agent": agent,
         "seed": seed,
@@ -41,15 +52,15 @@ def _episode(task: tuple[str, str, int, int]) -> dict[str, Any]:
     }
 
 
-def _warm_base(task: tuple[int, int]) -> None:
+def _warm_base(task: tuple[str, int, int]) -> None:
     import torch
 
     from dataenvgym.config import RunConfig
     from dataenvgym.registry import make_env
 
-    seed, threads = task
+    domain, seed, threads = task
     torch.set_num_threads(threads)
-    make_env(**RunConfig(seed=seed).env_kwargs()).reset(seed=seed)
+    make_env(**RunConfig(domain=domain, seed=seed).env_kwargs()).reset(seed=seed)
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -61,13 +72,21 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the results."""
     lines = [
-        "| env | agent | final test acc | gain over base | with − no state (paired) |",
-        "| --- | --- | --- | --- | --- |",
+        "| domain | env | agent | final test acc | gain over base | with − no state (paired) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for env in ENVS:
+    domains = sorted({r.get("domain", "arithmetic") for r in rows})
+    for domain, env in ((d, e) for d in domains for e in ENVS):
         by_agent = {
             a: sorted(
-                (r for r in rows if r["env"] == env and r["agent"] == a), key=lambda r: r["seed"]
+                (
+                    r
+                    for r in rows
+                    if r.get("domain", "arithmetic") == domain
+                    and r["env"] == env
+                    and r["agent"] == a
+                ),
+                key=lambda r: r["seed"],
             )
             for a in AGENTS
         }
@@ -85,7 +104,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             g_mean, g_se = _mean_se(gains)
             diff = f"{100 * diff_mean:+.1f} ± {100 * diff_se:.1f} pts" if agent == AGENTS[0] else ""
             lines.append(
-                f"| {env} | {agent} | {f_mean:.3f} ± {f_se:.3f} | "
+                f"| {domain} | {env} | {agent} | {f_mean:.3f} ± {f_se:.3f} | "
                 f"{100 * g_mean:+.1f} ± {100 * g_se:.1f} pts | {diff} |"
             )
     return "\n".join(lines)
@@ -96,19 +115,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--envs", nargs="*", default=ENVS)
+    parser.add_argument("--domains", nargs="*", default=["arithmetic"])
     parser.add_argument("--out", type=Path, default=Path("bench/results/state_vs_no_state.json"))
     args = parser.parse_args()
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
-    tasks = [
-        (env, agent, seed, threads)
+    tasks: list[Task] = [
+        (domain, env, agent, seed, threads)
         for seed in range(args.seeds)
+        for domain in args.domains
         for env in args.envs
         for agent in AGENTS
     ]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # Pretrain (and cache) each seed's base student once, seeds in parallel.
-        list(pool.map(_warm_base, [(seed, threads) for seed in range(args.seeds)]))
+        warm = [(d, seed, threads) for d in args.domains for seed in range(args.seeds)]
+        list(pool.map(_warm_base, warm))
         rows = list(pool.map(_episode, tasks))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
