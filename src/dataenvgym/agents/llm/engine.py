@@ -1,0 +1,327 @@
+"""The LLM data generation engine: plan -> targets -> verified training data.
+
+Every plan becomes a list of *targets* (what to practise, how many examples): Open-Ended
+specs, Skill-List requests split over their hypotheses, Skill-Tree subskills with their
+allocations. Each target is asked of the model in calls of ``items_per_call`` examples, all
+calls of a round concurrently. Every example is checked before it is kept: malformed ones,
+ones the domain's verifier rejects (arithmetic recomputes the answer), copies of questions
+the engine was shown and repeats are dropped and counted. Targets left short are topped up
+in further rounds (up to ``max_topups``) that list what was already written, so a target
+ends with exactly its count unless the model keeps failing — then the shortfall is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from dataenvgym.agents.llm.render import domain_brief, dumps, instance_line, lines
+from dataenvgym.agents.llm.schemas import GeneratedItems
+from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
+from dataenvgym.llm import load_prompt, schema_instructions
+from dataenvgym.llm.batch import map_in_order
+from dataenvgym.protocols import Domain
+from dataenvgym.skills.forest import apply_tree_action
+from dataenvgym.types import (
+    Action,
+    EvaluatedInstance,
+    Observation,
+    OpenEndedAction,
+    OpenEndedObservation,
+    Skill,
+    SkillListAction,
+    SkillListObservation,
+    SkillTreeAction,
+    SkillTreeObservation,
+    TaskInstance,
+    TrainingDatum,
+)
+
+#: Already-written questions listed in a top-up request (enough to steer, short enough).
+_AVOID_SHOWN = 30
+
+
+@dataclass
+class Target:
+    """What one group of examples should practise.
+
+    Attributes:
+        skill: Skill written on the data (None for free-form Open-Ended specs).
+        subskill: Subskill written on the data, when the target is one.
+        description: What to practise, given to the model.
+        count: Examples wanted.
+        examples: Student errors shown for format and difficulty.
+        kept: Examples accepted so far.
+    """
+
+    skill: str | None
+    subskill: str | None
+    description: str
+    count: int
+    examples: list[EvaluatedInstance] = field(default_factory=list)
+    kept: list[TrainingDatum] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.count - len(self.kept)
+
+    def as_json(self) -> str:
+        return dumps({"skill": self.skill, "subskill": self.subskill, "practise": self.description})
+
+
+def _split(count: int, parts: int) -> list[int]:
+    """``count`` split into ``parts`` near-equal positive sizes (fewer parts if count < parts)."""
+    parts = max(1, min(parts, count))
+    base, extra = divmod(count, parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+class LLMEngine:
+    """An :class:`~dataenvgym.protocols.Engine` that asks an LLM for the data of any plan.
+
+    Args:
+        teacher: The shared client, options and ledgers.
+        domain: Whose format the data is in and whose verifier checks it.
+        catalogue: Known skills (descriptions for targets that name only a skill or subskill).
+    """
+
+    def __init__(
+        self,
+        teacher: LLMTeacher,
+        domain: Domain,
+        catalogue: Sequence[Skill] | Callable[[], Sequence[Skill]] = (),
+    ) -> None:
+        self.teacher = teacher
+        self.domain = domain
+        self._catalogue = catalogue
+        self._seen: set[str] = set()
+
+    @property
+    def catalogue(self) -> list[Skill]:
+        """The known skills (read when needed: LLM-discovered skills exist after reset)."""
+        source = self._catalogue
+        return list(source() if callable(source) else source)
+
+    # ------------------------------------------------------------------ Engine protocol
+
+    def generate(self, plan: Action, observation: Observation, *, seed: int) -> list[TrainingDatum]:
+        """Write the data ``plan`` asks for; drops and shortfalls go to the teacher's ledger."""
+        iteration = observation.iteration + 1
+        if observation.iteration == 0:
+            self._seen = set()  # a new episode
+        self.teacher.client.set_iteration(iteration)
+        shown = self._shown_prompts(observation)
+        targets = [t for t in self._targets(plan, observation) if t.count > 0]
+        ledger = self.teacher.engine_ledger
+        ledger.add(iteration, requested=sum(t.count for t in targets))
+        for round_index in range(self.teacher.options.max_topups + 1):
+            short = [t for t in targets if t.missing > 0]
+            if not short:
+                break
+            if round_index > 0:
+                ledger.add(iteration, topup_rounds=1, topup_requested=sum(t.missing for t in short))
+            self._round(short, observation, seed, iteration, round_index, shown)
+        data = [d for t in targets for d in t.kept]
+        ledger.add(iteration, kept=len(data), shortfall=sum(max(0, t.missing) for t in targets))
+        self.teacher.write_usage(iteration)
+        return data
+
+    # ------------------------------------------------------------------ one round of calls
+
+    def _round(
+        self,
+        targets: list[Target],
+        observation: Observation,
+        seed: int,
+        iteration: int,
+        round_index: int,
+        shown: set[str],
+    ) -> None:
+        size = self.teacher.options.items_per_call
+        jobs: list[tuple[Target, int]] = []
+        batch: list[list[dict[str, Any]]] = []
+        seeds: list[int] = []
+        for t_index, target in enumerate(targets):
+            chunks = _split(target.missing, -(-target.missing // size))
+            for c_index, chunk in enumerate(chunks):
+                jobs.append((target, chunk))
+                batch.append(self._messages(target, chunk, observation, round_index))
+                seeds.append(call_seed(seed, iteration, round_index, t_index, c_index))
+        # One seed per call: identical prompts (two chunks of one target) must sample apart.
+        answers = self._ask(batch, seeds)
+        ledger = self.teacher.engine_ledger
+        for (target, chunk), answer in zip(jobs, answers, strict=True):
+            if answer is None:
+                ledger.add(iteration, failed_calls=1, lost_to_failed_calls=chunk)
+                continue
+            taken = 0
+            for item in answer.items:
+                if taken == chunk or target.missing == 0:
+                    ledger.add(iteration, dropped_surplus=1)
+                    continue
+                reason, datum = self._check(item.prompt, item.answer, target, shown)
+                if datum is None:
+                    ledger.add(iteration, **{f"dropped_{reason}": 1})
+                    continue
+                self._seen.add(datum.prompt)
+                target.kept.append(datum)
+                taken += 1
+
+    def _ask(self, batch: list[list[dict[str, Any]]], seeds: list[int]) -> list[Any]:
+        client, opts = self.teacher.client, self.teacher.options
+
+        # complete_structured_many takes one seed for the whole batch; calls with their own
+        # seeds go through the same ordered thread pool as single structured calls.
+        def one(pair: tuple[list[dict[str, Any]], int]) -> GeneratedItems | None:
+            messages, call = pair
+            return client.complete_structured(
+                messages, GeneratedItems, role="engine", max_reasks=opts.max_reasks, seed=call
+            )
+
+        pairs = list(zip(batch, seeds, strict=True))
+        return map_in_order(one, pairs, client.config.max_concurrency, skip_failures=True)
+
+    def _check(
+        self, prompt: str, answer: str, target: Target, shown: set[str]
+    ) -> tuple[str, TrainingDatum | None]:
+        """Why an example is dropped (and None), or ("", the datum)."""
+        try:
+            datum = TrainingDatum(
+                id=hashlib.sha1(f"{prompt}\x00{answer}".encode()).hexdigest()[:16],
+                domain=self.domain.name,
+                prompt=prompt,
+                response=answer,
+                skill=target.skill,
+                subskill=target.subskill,
+                source="llm",
+                metadata={"model": self.teacher.config.model, "target": target.description},
+            )
+        except ValidationError:
+            return "malformed", None
+        if self.domain.verify(datum) is not None:
+            return "failed_verification", None
+        if datum.prompt in shown:
+            return "copied_shown_question", None
+        if datum.prompt in self._seen:
+            return "duplicate", None
+        return "", datum
+
+    # ------------------------------------------------------------------ prompts
+
+    def _messages(
+        self, target: Target, count: int, observation: Observation, round_index: int
+    ) -> list[dict[str, Any]]:
+        examples = ""
+        if target.examples:
+            examples = (
+                "\nQuestions the student got wrong, in the exact format (for format and "
+                "difficulty only):\n" + lines(instance_line(e) for e in target.examples) + "\n"
+            )
+        avoid = ""
+        if round_index > 0 and target.kept:
+            written = [d.prompt for d in target.kept[-_AVOID_SHOWN:]]
+            avoid = (
+                "\nQuestions already written for this target (write different ones):\n"
+                + lines(dumps(p) for p in written)
+                + "\n"
+            )
+        user = load_prompt(
+            "engine",
+            domain=self.domain.name,
+            domain_brief=domain_brief(self.domain.name),
+            count=count,
+            target=target.as_json(),
+            examples=examples,
+            avoid=avoid,
+        )
+        return [
+            {"role": "system", "content": load_prompt("system_teacher").strip()},
+            {
+                "role": "user",
+                "content": user.rstrip() + "\n\n" + schema_instructions(GeneratedItems),
+            },
+        ]
+
+    # ------------------------------------------------------------------ plan -> targets
+
+    def _describe(self, skill: str | None, subskill: str | None) -> str:
+        for known in self.catalogue:
+            if known.name == skill:
+                if subskill and subskill in known.subskills:
+                    return f"{skill}: {subskill} ({known.subskills[subskill]})"
+                return f"{skill} ({known.description})" if known.description else skill
+        return "/".join(x for x in (skill, subskill) if x) or "any weakness of the student"
+
+    def _targets(self, plan: Action, observation: Observation) -> list[Target]:
+        errors = _errors_by_skill(observation)
+        per_target = self.teacher.options.examples_per_target
+        targets: list[Target] = []
+        if isinstance(plan, OpenEndedAction):
+            for spec in plan.specs:
+                examples = []
+                if spec.example_prompt and spec.example_answer:
+                    examples = [_example(observation, spec.example_prompt, spec.example_answer)]
+                description = spec.description or self._describe(spec.skill, spec.subskill)
+                targets.append(Target(spec.skill, spec.subskill, description, spec.count, examples))
+        elif isinstance(plan, SkillListAction):
+            for skill, request in plan.requests.items():
+                known = next((s for s in self.catalogue if s.name == skill), None)
+                subskills = set(known.subskills) if known else set()
+                goals = request.targets or [self._describe(skill, None)]
+                for goal, n in zip(goals, _split(request.count, len(goals)), strict=False):
+                    sub = goal if goal in subskills else None
+                    description = self._describe(skill, sub) if sub else f"{skill}: {goal}"
+                    targets.append(
+                        Target(skill, sub, description, n, errors.get(skill, [])[:per_target])
+                    )
+        elif isinstance(plan, SkillTreeAction):
+            if not isinstance(observation, SkillTreeObservation):
+                raise TypeError("a Skill-Tree plan needs a Skill-Tree observation")
+            forest, _ = apply_tree_action(observation.forest, plan)
+            for node in forest.skills.values():
+                for leaf in node.subskills.values():
+                    description = leaf.description or self._describe(node.name, leaf.name)
+                    targets.append(
+                        Target(
+                            node.name,
+                            leaf.name,
+                            f"{node.name}: {leaf.name} ({description})",
+                            leaf.allocation,
+                        )
+                    )
+        return targets
+
+    @staticmethod
+    def _shown_prompts(observation: Observation) -> set[str]:
+        """Validation questions the observation showed: the engine must not hand them back."""
+        if isinstance(observation, OpenEndedObservation):
+            return {e.instance.prompt for e in observation.evaluated}
+        if isinstance(observation, SkillListObservation):
+            return {e.instance.prompt for s in observation.skills.values() for e in s.errors}
+        return set()
+
+
+def _errors_by_skill(observation: Observation) -> dict[str, list[EvaluatedInstance]]:
+    if isinstance(observation, SkillListObservation):
+        return {name: list(s.errors) for name, s in observation.skills.items()}
+    if isinstance(observation, OpenEndedObservation):
+        out: dict[str, list[EvaluatedInstance]] = {}
+        for item in observation.evaluated:
+            if not item.correct:
+                out.setdefault(item.instance.skill or "unknown", []).append(item)
+        return out
+    return {}
+
+
+def _example(observation: Observation, prompt: str, answer: str) -> EvaluatedInstance:
+    """A spec's example: the evaluated instance it quotes, else one built from its text."""
+    if isinstance(observation, OpenEndedObservation):
+        for item in observation.evaluated:
+            if item.instance.prompt == prompt:
+                return item
+    instance = TaskInstance(id="example", domain="", prompt=prompt, answer=answer)
+    return EvaluatedInstance(instance=instance, prediction="?", correct=False, partial=0.0)
