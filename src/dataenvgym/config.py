@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dataenvgym.errors import ConfigError
 from dataenvgym.training import TrainerConfig
@@ -37,6 +44,41 @@ class RunConfig(BaseModel):
         default_factory=dict, description="How the base student is made (validated by it)."
     )
     domain_config: dict[str, Any] = Field(default_factory=dict)
+    teacher: str = Field(
+        default="procedural",
+        description="Who writes the data: 'procedural' (offline generators) or 'openai:MODEL' "
+        "(any OpenAI-compatible chat endpoint; see base_url).",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Endpoint of an openai:MODEL teacher, e.g. http://localhost:8000/v1 for "
+        "vLLM; None is OpenAI itself.",
+    )
+    skills: Literal["gold", "llm"] = Field(
+        default="gold",
+        description="Skill labels of validation items: the domain's own, or discovered by "
+        "the LLM teacher.",
+    )
+    llm: dict[str, Any] = Field(
+        default_factory=dict,
+        description="LLM teacher settings (api_key_env, temperature, max_concurrency, prices, "
+        "cache_path, items_per_call, ...; see dataenvgym.agents.llm). Never the key itself.",
+    )
+
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_spec(cls, value: str) -> str:
+        if value != "procedural" and not (
+            value.startswith("openai:") and value.removeprefix("openai:").strip()
+        ):
+            raise ValueError("use 'procedural' or 'openai:MODEL'")
+        return value
+
+    @model_validator(mode="after")
+    def _llm_skills_need_llm_teacher(self) -> RunConfig:
+        if self.skills == "llm" and self.teacher == "procedural":
+            raise ValueError("skills 'llm' needs an LLM teacher: set teacher to openai:MODEL")
+        return self
 
     def env_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`dataenvgym.registry.make_env`."""
