@@ -6,9 +6,9 @@ students, environments and agents together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,11 +26,20 @@ from dataenvgym.envs.open_ended import OpenEndedEnv
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError
-from dataenvgym.protocols import Domain, Policy, ProceduralDomain, StudentFactory
+from dataenvgym.protocols import (
+    Domain,
+    Policy,
+    ProceduralDomain,
+    SkillDiscovery,
+    StudentFactory,
+)
 from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
 from dataenvgym.training import TrainerConfig, make_trainer
 from dataenvgym.types import Skill
+
+if TYPE_CHECKING:  # the LLM extra is optional: imported only when a teacher is given
+    from dataenvgym.agents.llm import LLMTeacher
 
 ENVS: dict[str, type[TeacherEnv[Any, Any]]] = {
     "open-ended": OpenEndedEnv,
@@ -110,12 +119,14 @@ def make_env(
     pretrain_config: BaseModel | dict[str, Any] | None = None,
     domain_config: dict[str, Any] | None = None,
     render_mode: str | None = None,
+    skill_discovery: SkillDiscovery | None = None,
 ) -> TeacherEnv[Any, Any]:
     """Build a teacher environment from names and plain config dicts.
 
     This is the entry point behind every registered id, so
     ``gymnasium.make("dataenvgym/Arithmetic-SkillTree-v0", env_config={"max_iterations": 3})``
-    accepts the same keywords.
+    accepts the same keywords. ``skill_discovery`` replaces the domain's gold skills (e.g.
+    :class:`dataenvgym.skills.llm.LLMSkillDiscovery`).
     """
     env_cls = _choose("environment", env, ENVS)
     domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
@@ -128,7 +139,14 @@ def make_env(
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or err.title
         raise ConfigError(f"invalid {err.title} setting {where}: {first['msg']}") from err
-    return env_cls(domain_obj, factory, trainer, config=config, render_mode=render_mode)
+    return env_cls(
+        domain_obj,
+        factory,
+        trainer,
+        config=config,
+        render_mode=render_mode,
+        skill_discovery=skill_discovery,
+    )
 
 
 def _as_dict(config: BaseModel | dict[str, Any] | None) -> dict[str, Any]:
@@ -137,10 +155,31 @@ def _as_dict(config: BaseModel | dict[str, Any] | None) -> dict[str, Any]:
     return config.model_dump() if isinstance(config, BaseModel) else dict(config)
 
 
-def make_agent(name: str, env: str, domain: Domain) -> Agent:
-    """A built-in agent for an environment kind and domain."""
+def make_agent(
+    name: str,
+    env: str,
+    domain: Domain,
+    *,
+    teacher: LLMTeacher | None = None,
+    catalogue: Sequence[Skill] | Callable[[], Sequence[Skill]] | None = None,
+) -> Agent:
+    """A built-in agent for an environment kind and domain.
+
+    Args:
+        name: ``with-state`` or ``no-state``.
+        env: The environment kind.
+        domain: The environment's domain.
+        teacher: An LLM teacher: the LLM writes the data (and, with state, plans it);
+            None uses the offline procedural teacher.
+        catalogue: The skills the agent plans over (LLM teachers only; a callable for
+            skills discovered at reset); default the domain's gold skills.
+    """
     _choose("agent", name, AGENTS)
     _choose("environment", env, ENVS)
+    if teacher is not None:
+        from dataenvgym.agents.llm import make_llm_agent
+
+        return make_llm_agent(name, env, domain, teacher, catalogue=catalogue)
     if not isinstance(domain, ProceduralDomain):
         raise ConfigError(
             f"the built-in agents need a domain with procedural generators; {domain.name!r} "

@@ -117,6 +117,7 @@ class LLMEngine:
         shown = self._shown_prompts(observation)
         targets = [t for t in self._targets(plan, observation) if t.count > 0]
         ledger = self.teacher.engine_ledger
+        ledger.clear(iteration)  # a resumed run replays iterations: count each once
         ledger.add(iteration, requested=sum(t.count for t in targets))
         for round_index in range(self.teacher.options.max_topups + 1):
             short = [t for t in targets if t.missing > 0]

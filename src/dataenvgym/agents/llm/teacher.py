@@ -136,6 +136,11 @@ class EngineLedger:
         with self._lock:
             self._cells.setdefault(str(iteration), Counter()).update(counts)
 
+    def clear(self, iteration: int | str) -> None:
+        """Forget an iteration's counts (before it is generated again)."""
+        with self._lock:
+            self._cells.pop(str(iteration), None)
+
     def get(self, iteration: int | str) -> dict[str, int]:
         """The counts of one iteration (empty if none)."""
         with self._lock:
