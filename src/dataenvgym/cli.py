@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,8 +48,10 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
     from dataenvgym.registry import make_agent, make_env
     from dataenvgym.runner import EpisodeHooks, run_episode
 
-    env = make_env(**config.env_kwargs())
-    agent = make_agent(config.agent, config.env, env.domain)
+    teacher, discovery = _llm_parts(config, out_dir)
+    env = make_env(**config.env_kwargs(), skill_discovery=discovery)
+    skills = discovery.skills if discovery is not None else None
+    agent = make_agent(config.agent, config.env, env.domain, teacher=teacher, catalogue=skills)
     progress = _progress()
     factory: Any = env.student_factory
     # Only students that pretrain a base (the built-in one) report pretraining progress.
@@ -90,7 +93,7 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
             f"data {row['num_new_data']} kept / {row['dropped']['total']} dropped"
         )
 
-    with progress if show_progress else nullcontext():
+    with progress if show_progress else nullcontext(), _llm_session(teacher):
         summary = run_episode(
             env,
             agent,
@@ -101,6 +104,52 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
             hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
         )
     return summary
+
+
+def _check_teacher(cfg: RunConfig) -> None:
+    """An LLM teacher's key and server, checked before the run folder is touched."""
+    if cfg.teacher == "procedural":
+        return
+    try:
+        from dataenvgym.agents.llm.setup import check_teacher
+    except ImportError as err:  # the [llm] extra is not installed
+        raise DataEnvGymError(str(err)) from None
+    check_teacher(cfg.teacher, cfg.base_url, cfg.llm)
+
+
+def _llm_parts(cfg: RunConfig, out_dir: Path | None) -> tuple[Any, Any]:
+    """The LLM teacher and (for ``skills: llm``) its skill discovery; (None, None) offline."""
+    if cfg.teacher == "procedural":
+        return None, None
+    from dataenvgym.agents.llm.setup import build_llm_run
+
+    return build_llm_run(
+        cfg.teacher, cfg.base_url, cfg.llm, skills=cfg.skills, domain=cfg.domain, run_dir=out_dir
+    )
+
+
+@contextmanager
+def _llm_session(teacher: Any) -> Iterator[None]:
+    """An LLM error met mid-run becomes one line; usage is written and shown at the end."""
+    if teacher is None:
+        yield
+        return
+    from dataenvgym.agents.llm.setup import teacher_errors
+
+    try:
+        with teacher_errors():
+            yield
+    finally:
+        teacher.close()
+    report = teacher.usage_report()
+    usage, engine = report["usage"]["total"], report["engine"]["total"]
+    where = f"; usage in {teacher.run_dir / 'llm_usage.json'}" if teacher.run_dir else ""
+    console.print(
+        f"LLM teacher {teacher.name}: {usage['calls']} calls ({usage['cache_hits']} from cache), "
+        f"{usage['prompt_tokens'] + usage['completion_tokens']} tokens, {usage['retries']} "
+        f"retries, {usage['failures']} failures; engine kept {engine.get('kept', 0)}, dropped "
+        f"{engine['dropped_total']}{where}"
+    )
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -134,6 +183,15 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<name>).")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config; flags override it.")] = None,
+    teacher: Annotated[
+        str | None, typer.Option(help="procedural (offline) | openai:MODEL (an LLM endpoint).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="LLM endpoint, e.g. http://localhost:8000/v1 (vLLM).")
+    ] = None,
+    skills: Annotated[
+        str | None, typer.Option(help="gold (the domain's labels) | llm (LLM skill discovery).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
 ) -> None:
     """Run one teaching episode and print test accuracy per skill, before -> after."""
@@ -147,12 +205,16 @@ def run(
                 "iterations": iterations,
                 "budget": budget,
                 "seed": seed,
+                "teacher": teacher,
+                "base_url": base_url,
+                "skills": skills,
             },
         )
         from dataenvgym.registry import check_names
 
         # Before the run folder is touched: an unknown name must not cost an old run.
         check_names(domain=cfg.domain, agent=cfg.agent, student=cfg.student)
+        _check_teacher(cfg)  # a missing key or a dead server: one line, before any work
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("runs") / f"{cfg.env}-{cfg.domain}-{cfg.agent}-s{cfg.seed}-{stamp}"
         if out_dir.exists() and any(out_dir.iterdir()):

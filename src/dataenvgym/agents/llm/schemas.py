@@ -100,8 +100,10 @@ class AllocationChange(BaseModel):
 class TreeDecision(BaseModel):
     """The Skill-Tree policy's answer: explore (grow) and/or exploit (re-allocate, prune)."""
 
+    # No default for ``mode``: a schema whose fields all have defaults would accept any
+    # JSON object, e.g. a fragment of a truncated answer.
     analysis: str = ""
-    mode: Literal["explore", "exploit", "both"] = "both"
+    mode: Literal["explore", "exploit", "both"]
     explore: list[ExploreRequest] = Field(default_factory=list)
     exploit: list[AllocationChange] = Field(default_factory=list)
 
