@@ -92,12 +92,27 @@ class _Block(nn.Module):
         self.n_head = cfg.n_head
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """One block; ``cache`` (decoding only) holds this block's keys and values so far.
+
+        With a cache, ``x`` holds only the new positions: they attend to every cached
+        position and causally among themselves.
+        """
         b, t, c = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        causal = True
+        if cache is not None:
+            if cache:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+                causal = t > 1  # one new position may see all keys; more need a mask
+            cache[:] = [k, v]
         drop = self.dropout if self.training else 0.0
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
+        if causal and k.shape[2] != t:
+            mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(k.shape[2] - t)
+            attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
+        else:
+            attn = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=drop)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, t, c))
         return x + self.mlp(self.ln2(x))
 
@@ -121,11 +136,17 @@ class TinyGPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, ids: torch.Tensor, cache: list[list[torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """Logits for ``ids``; with a ``cache`` (one list per block, filled in place),
+        ``ids`` continue the cached positions, so greedy decoding costs one position a step.
+        """
+        start = cache[0][0].shape[2] if cache and cache[0] else 0
         t = ids.shape[1]
-        x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))
-        for block in self.blocks:
-            x = block(x)
+        x = self.tok(ids) + self.pos(torch.arange(start, start + t, device=ids.device))
+        for index, block in enumerate(self.blocks):
+            x = block(x, cache[index] if cache is not None else None)
         return self.ln_f(x) @ self.tok.weight.T
 
     def num_parameters(self) -> int:
@@ -247,10 +268,14 @@ class TinyStudent:
     def _greedy(self, ids: torch.Tensor, max_new: int) -> list[str]:
         prompt_len = ids.shape[1]
         finished = torch.zeros(ids.shape[0], dtype=torch.bool)
+        # Keys and values of earlier positions are cached: each step runs one position.
+        cache: list[list[torch.Tensor]] = [[] for _ in self.model.blocks]
+        step_input = ids
         for _ in range(max_new):
-            next_id = self.model(ids)[:, -1, :].argmax(dim=-1)
+            next_id = self.model(step_input, cache)[:, -1, :].argmax(dim=-1)
             next_id = torch.where(finished, torch.full_like(next_id, EOS), next_id)
             ids = torch.cat([ids, next_id[:, None]], dim=1)
+            step_input = next_id[:, None]
             finished |= next_id == EOS
             if bool(finished.all()):
                 break
