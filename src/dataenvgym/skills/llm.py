@@ -34,6 +34,17 @@ from dataenvgym.types import Skill, TaskInstance
 #: The skill that collects instances no round of assignment could place.
 OTHER = "other"
 _SAMPLES_FOR_SUBSKILLS = 8
+#: Counts every discovery reports (zero when nothing happened).
+_STAT_KEYS = (
+    "labelled",
+    "failed_label_calls",
+    "merge_fallback",
+    "mapped_by_label",
+    "reasked_instances",
+    "mapped_by_reask",
+    "assigned_to_other",
+    "failed_subskill_calls",
+)
 
 
 class InstanceLabel(BaseModel):
@@ -200,7 +211,7 @@ class LLMSkillDiscovery:
         return loaded if loaded.fingerprint == key else None
 
     def _discover(self, instances: Sequence[TaskInstance], key: str) -> DiscoveryResult:
-        stats: Counter[str] = Counter()
+        stats: Counter[str] = Counter(dict.fromkeys(_STAT_KEYS, 0))
         labels = self._label(instances, stats)
         categories = self._merge(labels, stats)
         by_label = {}
