@@ -1,11 +1,13 @@
-"""Data-generation throughput of the LLM client against the loopback server.
+"""Data-generation throughput of the LLM engine against the loopback server.
 
 The server answers every chat call after a fixed latency (200 ms by default), like a remote
-model whose time is spent generating, not on our CPU. The table shows calls/s at
-concurrency 1, 4 and 8 and the speedup over 1; then the last run is repeated against its warm
-cache, which must make 0 calls.
+model whose time is spent generating, not on our CPU; a scripted teacher writes correct
+arithmetic data. The LLM engine fills a Skill-Tree plan (every arithmetic subskill, the
+same allocation each) in calls of ``--items-per-call`` examples, each verified by the
+domain. The table shows verified data per second at concurrency 1, 4 and 8 and the speedup
+over 1; then the last row is repeated against its warm cache, which must make 0 calls.
 
-    python bench/llm_concurrency.py [--calls 48] [--latency 0.2] [--levels 1 4 8]
+    python bench/llm_concurrency.py [--data 320] [--items-per-call 5] [--latency 0.2]
 """
 
 from __future__ import annotations
@@ -16,19 +18,51 @@ import tempfile
 import time
 from pathlib import Path
 
-from dataenvgym.llm import LLMClient, LLMConfig
-from dataenvgym.testing import FakeOpenAIServer
+from dataenvgym.agents.llm import LLMEngine, LLMTeacher, TeacherOptions
+from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
+from dataenvgym.llm import LLMConfig
+from dataenvgym.testing import FakeOpenAIServer, ScriptedTeacher
+from dataenvgym.types import (
+    SkillForest,
+    SkillNode,
+    SkillTreeAction,
+    SkillTreeObservation,
+    SubskillNode,
+)
 
 KEY_ENV = "DATAENVGYM_BENCH_KEY"
 
 
-def item_responder(request: dict[str, object]) -> str:
-    """A small generated datum, as an engine would get back."""
-    return '{"question": "What is 17 + 25?", "answer": "42"}'
+def plan(domain: ArithmeticDomain, total: int) -> SkillTreeObservation:
+    """A Skill-Tree state whose subskills already hold ``total`` data of allocation."""
+    skills = domain.skills()
+    per = total // sum(len(s.subskills) for s in skills)
+    forest = SkillForest(
+        skills={
+            s.name: SkillNode(
+                name=s.name,
+                subskills={
+                    sub: SubskillNode(name=sub, description=desc, allocation=per)
+                    for sub, desc in s.subskills.items()
+                },
+            )
+            for s in skills
+        }
+    )
+    return SkillTreeObservation(
+        iteration=0,
+        budget_per_iteration=total,
+        budget_left=total,
+        val_accuracy=0.0,
+        val_partial=0.0,
+        forest=forest,
+    )
 
 
-def run(server: FakeOpenAIServer, cache: Path, calls: int, concurrency: int) -> tuple[float, int]:
-    """Generate ``calls`` data with ``concurrency`` in flight; return (seconds, server calls)."""
+def run(
+    server: FakeOpenAIServer, cache: Path, state: SkillTreeObservation, concurrency: int, items: int
+) -> tuple[float, int, int]:
+    """Generate the plan's data; return (seconds, verified data, server calls)."""
     config = LLMConfig(
         model="fake-model",
         base_url=server.base_url,
@@ -36,46 +70,63 @@ def run(server: FakeOpenAIServer, cache: Path, calls: int, concurrency: int) -> 
         max_concurrency=concurrency,
         cache_path=cache,
     )
-    batch = [[{"role": "user", "content": f"Write arithmetic item #{i}."}] for i in range(calls)]
+    domain = ArithmeticDomain()
+    teacher = LLMTeacher(config, TeacherOptions(items_per_call=items))
+    engine = LLMEngine(teacher, domain, domain.skills())
     before = server.calls
-    with LLMClient(config) as client:
-        start = time.perf_counter()
-        results = client.complete_many(batch, role="engine")
-        elapsed = time.perf_counter() - start
-    assert len(results) == calls and all(r is not None for r in results)
-    return elapsed, server.calls - before
+    start = time.perf_counter()
+    data = engine.generate(SkillTreeAction(), state, seed=0)
+    elapsed = time.perf_counter() - start
+    teacher.close()
+    return elapsed, len(data), server.calls - before
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=48)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", type=int, default=320, help="data to generate per row")
+    parser.add_argument("--items-per-call", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.2, help="server latency, seconds")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8])
     args = parser.parse_args()
     os.environ.setdefault(KEY_ENV, "bench")
+    state = plan(ArithmeticDomain(), args.data)
+    wanted = state.forest.allocation_total()
 
-    print(f"{args.calls} calls, server latency {args.latency * 1000:.0f} ms, cold cache per row")
-    print(f"{'concurrency':>11} | {'seconds':>7} | {'calls/s':>7} | {'speedup':>7} | server calls")
-    print("-" * 58)
+    print(
+        f"{wanted} data in calls of {args.items_per_call}, server latency "
+        f"{args.latency * 1000:.0f} ms, cold cache per row"
+    )
+    print(
+        f"{'concurrency':>11} | {'seconds':>7} | {'data':>4} | {'data/s':>6} | "
+        f"{'speedup':>7} | calls"
+    )
+    print("-" * 60)
+    # Correct, complete answers: every row makes the same calls, so rows compare fairly.
+    script = ScriptedTeacher(wrong_rate=0.0, short_rate=0.0)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FakeOpenAIServer(item_responder, latency_s=args.latency) as server,
+        FakeOpenAIServer(script, latency_s=args.latency) as server,
     ):
         base_rate = None
         cache = Path(tmp)
         for level in args.levels:
             cache = Path(tmp) / f"cache_c{level}.sqlite"
-            elapsed, made = run(server, cache, args.calls, level)
-            rate = args.calls / elapsed
+            elapsed, made, calls = run(server, cache, state, level, args.items_per_call)
+            rate = made / elapsed
             base_rate = base_rate or rate
-            speedup = rate / base_rate
-            print(f"{level:>11} | {elapsed:7.2f} | {rate:7.1f} | {speedup:6.2f}x | {made}")
-        elapsed, made = run(server, cache, args.calls, args.levels[-1])
+            print(
+                f"{level:>11} | {elapsed:7.2f} | {made:>4} | {rate:6.1f} | "
+                f"{rate / base_rate:6.2f}x | {calls}"
+            )
+            if made != wanted:
+                raise SystemExit(f"generated {made} data; expected {wanted}")
+        elapsed, made, calls = run(server, cache, state, args.levels[-1], args.items_per_call)
         print(
-            f"{'warm cache':>11} | {elapsed:7.2f} | {args.calls / elapsed:7.0f} | {'':>7} | {made}"
+            f"{'warm cache':>11} | {elapsed:7.2f} | {made:>4} | {made / elapsed:6.0f} | "
+            f"{'':>7} | {calls}"
         )
-        if made != 0:
-            raise SystemExit(f"warm cache made {made} calls; expected 0")
+        if calls != 0:
+            raise SystemExit(f"warm cache made {calls} calls; expected 0")
 
 
 if __name__ == "__main__":

@@ -218,7 +218,7 @@ def test_llm_episode_writes_usage_and_drops_to_the_run_folder(
     run = tmp_path / "run"
     teacher = teacher_for(server, run)
     env = make_env(**tiny_kwargs(env_name))
-    agent = make_llm_agent("with-state", env_name, env.unwrapped.domain, teacher)
+    agent = make_llm_agent("with-state", env_name, env.domain, teacher)
     summary = run_episode(env, agent, seed=0, out_dir=run)
     teacher.close()
 

@@ -46,7 +46,7 @@ __all__ = [
     "split_settings",
 ]
 
-_POLICIES = {
+_POLICIES: dict[str, Callable[[LLMTeacher, str, Catalogue], Policy]] = {
     "open-ended": OpenEndedLLMPolicy,
     "skill-list": SkillListLLMPolicy,
     "skill-tree": SkillTreeLLMPolicy,

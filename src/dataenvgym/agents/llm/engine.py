@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dataenvgym.agents.llm.render import domain_brief, dumps, instance_line, lines
+from dataenvgym.agents.llm.render import domain_brief, dumps, instance_line, lines, schema_note
 from dataenvgym.agents.llm.schemas import GeneratedItems
 from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
-from dataenvgym.llm import load_prompt, schema_instructions
+from dataenvgym.llm import load_prompt
 from dataenvgym.llm.batch import map_in_order
 from dataenvgym.protocols import Domain
 from dataenvgym.skills.forest import apply_tree_action
@@ -243,7 +243,7 @@ class LLMEngine:
             {"role": "system", "content": load_prompt("system_teacher").strip()},
             {
                 "role": "user",
-                "content": user.rstrip() + "\n\n" + schema_instructions(GeneratedItems),
+                "content": user.rstrip() + "\n\n" + schema_note(GeneratedItems),
             },
         ]
 

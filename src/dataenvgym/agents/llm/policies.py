@@ -25,7 +25,7 @@ from dataenvgym.agents.llm.schemas import (
     TreeDecision,
 )
 from dataenvgym.agents.llm.teacher import LLMTeacher
-from dataenvgym.llm import load_prompt, schema_instructions
+from dataenvgym.llm import load_prompt
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
     Action,
@@ -98,7 +98,7 @@ class _LLMPolicy:
         )
         return [
             {"role": "system", "content": load_prompt("system_teacher").strip()},
-            {"role": "user", "content": user.rstrip() + "\n\n" + schema_instructions(schema)},
+            {"role": "user", "content": user.rstrip() + "\n\n" + render.schema_note(schema)},
         ]
 
     def _ask(self, messages: list[dict], schema: type[M]) -> M | None:
@@ -417,12 +417,12 @@ def _fit_budget(
         if kept:
             explore[skill] = kept
     exploit: dict[str, dict[str, int]] = {}
-    for skill in observation.forest.skills.values():
-        for sub in skill.subskills.values():
-            key = f"{skill.name}/{sub.name}"
+    for node in observation.forest.skills.values():
+        for sub in node.subskills.values():
+            key = f"{node.name}/{sub.name}"
             if key in counts and counts[key] != sub.allocation:
-                exploit.setdefault(skill.name, {})[sub.name] = counts[key]
+                exploit.setdefault(node.name, {})[sub.name] = counts[key]
             elif key not in counts:  # pruned by the action itself
-                exploit.setdefault(skill.name, {})[sub.name] = 0
+                exploit.setdefault(node.name, {})[sub.name] = 0
     note = f"{action.notes} [allocations scaled from {total} to the budget {budget}]".strip()
     return SkillTreeAction(explore=explore, exploit=exploit, notes=note)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from dataenvgym.llm import list_prompts, load_prompt
+from pydantic import BaseModel
+
+from dataenvgym.llm import list_prompts, load_prompt, schema_instructions
 from dataenvgym.types import EvaluatedInstance, Skill, SkillForest
 
 
@@ -25,6 +28,13 @@ def r3(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+@cache
+def schema_note(schema: type[BaseModel]) -> str:
+    """The paragraph asking for JSON of ``schema`` (cached: building a JSON schema is slow)."""
+    return schema_instructions(schema)
+
+
+@cache
 def domain_brief(domain: str) -> str:
     """What the domain's data looks like: ``prompts/domain_<name>.txt``, else a generic note.
 
