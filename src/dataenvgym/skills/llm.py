@@ -214,7 +214,7 @@ class LLMSkillDiscovery:
         stats: Counter[str] = Counter(dict.fromkeys(_STAT_KEYS, 0))
         labels = self._label(instances, stats)
         categories = self._merge(labels, stats)
-        by_label = {}
+        by_label: dict[str, str] = {}
         for category in categories:
             for label in category.labels:
                 by_label.setdefault(_norm(label), category.name)  # exclusive: first wins
