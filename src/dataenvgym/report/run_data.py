@@ -1,0 +1,289 @@
+"""Reading run folders back: the summary, each iteration's files, LLM usage where there is any.
+
+A run folder is plain JSON and JSONL (see :mod:`dataenvgym.run_folder`); this module turns
+it into one typed object that the figures, analyses, report and export all read from, and
+is tolerant of what older or partial runs lack (no forest, no per-iteration test scores, no
+LLM usage).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataenvgym.errors import DataEnvGymError
+
+
+class RunFolderError(DataEnvGymError):
+    """A path is not a readable run folder (no summary.json, broken JSON)."""
+
+
+#: Where LLM teachers leave their token accounting: the run folder's file holds the whole
+#: run (``usage`` is :meth:`dataenvgym.llm.usage.UsageTracker.to_dict`), each iteration's
+#: file that iteration's slice (``usage_by_role``).
+USAGE_FILE = "llm_usage.json"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise RunFolderError(f"{path} is not valid JSON (line {err.lineno}): {err.msg}") from err
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise RunFolderError(f"{path}:{number} is not valid JSON: {err.msg}") from err
+    return rows
+
+
+@dataclass
+class IterationData:
+    """What one ``iteration_NNN/`` folder holds.
+
+    Attributes:
+        index: 0 for the base student, then 1, 2, ...
+        report: ``report.json``: ``info`` (validation scores, data counts), ``test`` (test
+            scores, ``None`` when the test split was not scored that iteration), ``reward``,
+            and ``forest`` for Skill-Tree runs.
+        plan: ``plan.json`` (the action without its data), ``None`` for iteration 0.
+        path: The folder.
+    """
+
+    index: int
+    report: dict[str, Any]
+    plan: dict[str, Any] | None
+    path: Path
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self.report.get("info") or {})
+
+    @property
+    def test(self) -> dict[str, Any] | None:
+        test = self.report.get("test")
+        # Runs scored on test only at the end carry an earlier iteration's scores in between.
+        if not test or self.report.get("test_measured") is False:
+            return None
+        return dict(test)
+
+    @property
+    def forest(self) -> dict[str, Any] | None:
+        forest = self.report.get("forest")
+        return dict(forest) if forest else None
+
+    def data(self) -> list[dict[str, Any]]:
+        """The kept training data of this iteration (``data.jsonl``)."""
+        return _read_jsonl(self.path / "data.jsonl")
+
+    def val_results(self) -> list[dict[str, Any]]:
+        """The evaluated validation instances after this iteration's training."""
+        return _read_jsonl(self.path / "val_results.jsonl")
+
+
+@dataclass
+class RunData:
+    """One run folder, loaded.
+
+    Attributes:
+        root: The folder.
+        summary: ``summary.json``.
+        config: ``config.yaml`` (empty when missing).
+        iterations: Iteration 0 (the base student) first.
+        usage: The run's ``llm_usage.json`` (``None`` when no LLM was used).
+        iteration_usage: Each iteration's ``llm_usage.json``, by iteration.
+    """
+
+    root: Path
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    iterations: list[IterationData]
+    usage: dict[str, Any] | None = None
+    iteration_usage: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def env(self) -> str:
+        return str(self.summary.get("env", "?"))
+
+    @property
+    def domain(self) -> str:
+        return str(self.summary.get("domain", "?"))
+
+    @property
+    def agent(self) -> str:
+        return str(self.summary.get("agent", "?"))
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.summary.get("seed")
+        return int(seed) if seed is not None else None
+
+    @property
+    def teacher(self) -> dict[str, str]:
+        """Policy and engine names (``agent`` when the run predates their recording)."""
+        teacher = self.summary.get("teacher") or {}
+        if not isinstance(teacher, dict):
+            teacher = {"engine": teacher}
+        model = (self.usage or {}).get("teacher")
+        return {
+            "policy": str(teacher.get("policy", self.agent)),
+            "engine": str(teacher.get("engine", model or "unknown")),
+        }
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        """What seeds are averaged over: (env, domain, agent)."""
+        return (self.env, self.domain, self.agent)
+
+    # ------------------------------------------------------------------ series
+
+    @property
+    def steps(self) -> list[int]:
+        return [it.index for it in self.iterations]
+
+    def val_accuracy(self) -> list[float]:
+        return [float(it.info.get("val_accuracy", float("nan"))) for it in self.iterations]
+
+    def test_accuracy(self) -> list[float | None]:
+        return [
+            float(test["accuracy"]) if (test := it.test) is not None else None
+            for it in self.iterations
+        ]
+
+    def rewards(self) -> list[float]:
+        return [float(it.report.get("reward", 0.0)) for it in self.iterations[1:]]
+
+    def units(self, level: str = "subskill") -> list[str]:
+        """Skill (``level="skill"``) or ``skill/subskill`` keys, in first-seen order."""
+        key = "per_skill" if level == "skill" else "per_subskill"
+        seen: dict[str, None] = {}
+        for part in ("initial", "final"):
+            seen.update(dict.fromkeys((self.summary.get(part) or {}).get(f"test_{key}", {})))
+        for it in self.iterations:
+            seen.update(dict.fromkeys(it.info.get(key, {})))
+        return sorted(seen)
+
+    def accuracy_matrix(self, split: str = "test", level: str = "subskill") -> list[list[float]]:
+        """Rows: :meth:`units`; columns: iterations. ``nan`` where not measured."""
+        key = "per_skill" if level == "skill" else "per_subskill"
+        columns = []
+        for it in self.iterations:
+            scores = it.test if split == "test" else it.info
+            columns.append((scores or {}).get(key, {}))
+        return [
+            [float(col.get(unit, float("nan"))) for col in columns] for unit in self.units(level)
+        ]
+
+    def data_per_subskill(self) -> list[dict[str, int]]:
+        """Kept training data per ``skill/subskill``, for iterations 1..N."""
+        return [dict(it.info.get("data_per_subskill", {})) for it in self.iterations[1:]]
+
+    def total_data_per_subskill(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for counts in self.data_per_subskill():
+            for key, count in counts.items():
+                totals[key] = totals.get(key, 0) + int(count)
+        return totals
+
+    def test_per_unit(self, which: str, level: str = "subskill") -> dict[str, float]:
+        """``summary[which]["test_per_skill"|"test_per_subskill"]``; which: initial/final."""
+        key = "test_per_skill" if level == "skill" else "test_per_subskill"
+        return {k: float(v) for k, v in (self.summary.get(which) or {}).get(key, {}).items()}
+
+    def all_data(self) -> Iterator[dict[str, Any]]:
+        """Every kept training datum of the run, iteration by iteration."""
+        for it in self.iterations[1:]:
+            yield from it.data()
+
+
+def load_run(path: str | Path) -> RunData:
+    """Load one run folder.
+
+    Raises:
+        RunFolderError: when ``path`` has no ``summary.json`` (not a finished run) or a file
+            in it is not valid JSON/YAML.
+    """
+    root = Path(path)
+    summary_path = root / "summary.json"
+    if not summary_path.is_file():
+        raise RunFolderError(
+            f"{root} is not a finished run folder: it has no summary.json "
+            "(run `dataenvgym run --out DIR` first)"
+        )
+    summary = _read_json(summary_path)
+    config: dict[str, Any] = {}
+    if (root / "config.yaml").is_file():
+        try:
+            config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise RunFolderError(f"{root / 'config.yaml'} is not valid YAML") from err
+    iterations = []
+    for folder in sorted(root.glob("iteration_[0-9][0-9][0-9]")):
+        report_path = folder / "report.json"
+        if not report_path.is_file():
+            continue  # an iteration interrupted before its report was written
+        plan_path = folder / "plan.json"
+        iterations.append(
+            IterationData(
+                index=int(folder.name.split("_")[1]),
+                report=_read_json(report_path),
+                plan=_read_json(plan_path) if plan_path.is_file() else None,
+                path=folder,
+            )
+        )
+    usage = _read_json(root / USAGE_FILE) if (root / USAGE_FILE).is_file() else None
+    iteration_usage = {
+        it.index: _read_json(it.path / USAGE_FILE)
+        for it in iterations
+        if (it.path / USAGE_FILE).is_file()
+    }
+    return RunData(
+        root=root,
+        summary=summary,
+        config=config,
+        iterations=iterations,
+        usage=usage,
+        iteration_usage=iteration_usage,
+    )
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[RunData]:
+    """Load every run under ``paths``: run folders themselves, or folders that contain runs.
+
+    Raises:
+        RunFolderError: when a path does not exist or holds no finished run.
+    """
+    runs: list[RunData] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise RunFolderError(f"{path} does not exist")
+        if (path / "summary.json").is_file():
+            runs.append(load_run(path))
+            continue
+        found = sorted(p.parent for p in path.rglob("summary.json"))
+        if not found:
+            raise RunFolderError(
+                f"{path} holds no finished run (no summary.json in it or below it)"
+            )
+        runs.extend(load_run(p) for p in found)
+    return runs
