@@ -250,3 +250,29 @@ def DOMAIN_DATUM(row: dict[str, Any]) -> Any:
     from dataenvgym.types import TrainingDatum
 
     return TrainingDatum.model_validate(row)
+
+
+class BatchVerifyingArithmetic(ArithmeticDomain):
+    """Arithmetic whose verifier is only reachable in batches (like a code domain's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def verify(self, datum: Any) -> str | None:
+        raise AssertionError("the engine must use verify_many when a domain has it")
+
+    def verify_many(self, data: Any) -> list[str | None]:
+        self.batches.append(len(data))
+        return [ArithmeticDomain.verify(self, d) for d in data]
+
+
+def test_engine_verifies_in_batches_when_the_domain_can(server: FakeOpenAIServer) -> None:
+    domain = BatchVerifyingArithmetic()
+    teacher = teacher_for(server, items_per_call=5, max_topups=3)
+    data = LLMEngine(teacher, domain, domain.skills()).generate(
+        SkillTreeAction(), tree_observation(addition__carry=10, division__remainder=10), seed=0
+    )
+    assert len(data) == 20 and all(ArithmeticDomain.verify(domain, d) is None for d in data)
+    assert domain.batches[0] >= 10  # one batch per round, not one call per example
+    assert len(domain.batches) == teacher.engine_ledger.get(1).get("topup_rounds", 0) + 1

@@ -155,17 +155,26 @@ class LLMEngine:
         # One seed per call: identical prompts (two chunks of one target) must sample apart.
         answers = self._ask(batch, seeds)
         ledger = self.teacher.engine_ledger
+        # Build every returned example first and verify them all at once: a domain that
+        # verifies by running code does it in one batch (verify_many) rather than per item.
+        built: list[list[TrainingDatum | None]] = []
         for (target, chunk), answer in zip(jobs, answers, strict=True):
+            items = answer.items[: 2 * chunk] if answer is not None else []
+            ledger.add(iteration, dropped_surplus=len(answer.items) - len(items) if answer else 0)
+            built.append([self._datum(i.prompt, i.answer, target) for i in items])
+        verdicts = iter(self._verify([d for row in built for d in row if d is not None]))
+        for (target, chunk), answer, row in zip(jobs, answers, built, strict=True):
             if answer is None:
                 ledger.add(iteration, failed_calls=1, lost_to_failed_calls=chunk)
                 continue
             taken = 0
-            for item in answer.items:
+            for datum in row:
+                error = next(verdicts) if datum is not None else None
                 if taken == chunk or target.missing == 0:
                     ledger.add(iteration, dropped_surplus=1)
                     continue
-                reason, datum = self._check(item.prompt, item.answer, target, shown)
-                if datum is None:
+                reason = self._reason(datum, error, shown)
+                if datum is None or reason:
                     ledger.add(iteration, **{f"dropped_{reason}": 1})
                     continue
                 self._seen.add(datum.prompt)
@@ -186,12 +195,10 @@ class LLMEngine:
         pairs = list(zip(batch, seeds, strict=True))
         return map_in_order(one, pairs, client.config.max_concurrency, skip_failures=True)
 
-    def _check(
-        self, prompt: str, answer: str, target: Target, shown: set[str]
-    ) -> tuple[str, TrainingDatum | None]:
-        """Why an example is dropped (and None), or ("", the datum)."""
+    def _datum(self, prompt: str, answer: str, target: Target) -> TrainingDatum | None:
+        """The example as a training datum, or None when it is malformed (blank)."""
         try:
-            datum = TrainingDatum(
+            return TrainingDatum(
                 id=hashlib.sha1(f"{prompt}\x00{answer}".encode()).hexdigest()[:16],
                 domain=self.domain.name,
                 prompt=prompt,
@@ -202,14 +209,26 @@ class LLMEngine:
                 metadata={"model": self.teacher.config.model, "target": target.description},
             )
         except ValidationError:
-            return "malformed", None
-        if self.domain.verify(datum) is not None:
-            return "failed_verification", None
+            return None
+
+    def _verify(self, data: list[TrainingDatum]) -> list[str | None]:
+        """The domain's verdict on each datum (None: correct), in one batch where it can."""
+        verify_many = getattr(self.domain, "verify_many", None)
+        if callable(verify_many) and data:
+            return list(verify_many(data))
+        return [self.domain.verify(d) for d in data]
+
+    def _reason(self, datum: TrainingDatum | None, error: str | None, shown: set[str]) -> str:
+        """Why an example is dropped ("" when it is kept)."""
+        if datum is None:
+            return "malformed"
+        if error is not None:
+            return "failed_verification"
         if datum.prompt in shown:
-            return "copied_shown_question", None
+            return "copied_shown_question"
         if datum.prompt in self._seen:
-            return "duplicate", None
-        return "", datum
+            return "duplicate"
+        return ""
 
     # ------------------------------------------------------------------ prompts
 
