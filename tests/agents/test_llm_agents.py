@@ -276,3 +276,20 @@ def test_engine_verifies_in_batches_when_the_domain_can(server: FakeOpenAIServer
     assert len(data) == 20 and all(ArithmeticDomain.verify(domain, d) is None for d in data)
     assert domain.batches[0] >= 10  # one batch per round, not one call per example
     assert len(domain.batches) == teacher.engine_ledger.get(1).get("topup_rounds", 0) + 1
+
+
+def test_a_dead_server_mid_episode_means_fallbacks_not_a_crash() -> None:
+    from dataenvgym.testing import FaultConfig
+
+    always_500 = FaultConfig(rate=1.0, kinds=("500",))
+    with FakeOpenAIServer(ScriptedTeacher(), faults=always_500) as srv:
+        config = fake_server_config(srv, max_retries=1)
+        teacher = LLMTeacher(config, TeacherOptions(max_topups=0))
+        agent = make_llm_agent("with-state", "skill-tree", DOMAIN, teacher)
+        action = agent.act(tree_observation(budget=20, addition__carry=10))
+    assert isinstance(action, SkillTreeAction) and action.data == []
+    usage = teacher.client.usage.total()
+    # One policy call and one engine call, each tried twice; the tree kept its allocation.
+    assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 2
+    assert teacher.policy_fallbacks == {"skill_tree_decision": 1}
+    assert teacher.engine_ledger.get(1)["lost_to_failed_calls"] == 10

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from dataenvgym.cache import fingerprint
 from dataenvgym.errors import DataEnvGymError
-from dataenvgym.llm import LLMClient, load_prompt, schema_instructions
+from dataenvgym.llm import LLMCallFailed, LLMClient, load_prompt, schema_instructions
 from dataenvgym.types import Skill, TaskInstance
 
 #: The skill that collects instances no round of assignment could place.
@@ -287,14 +287,17 @@ class LLMSkillDiscovery:
         listing = "\n".join(
             f"- {json.dumps(label)}: {n}" for label, n in sorted(counts.items(), key=_by_count)
         )
-        answer = self.client.complete_structured(
-            self._messages(
-                "skills_merge", SkillCategories, labels=listing, max_skills=self.max_skills
-            ),
-            SkillCategories,
-            role=self.role,
-            max_reasks=self.max_reasks,
-        )
+        try:
+            answer = self.client.complete_structured(
+                self._messages(
+                    "skills_merge", SkillCategories, labels=listing, max_skills=self.max_skills
+                ),
+                SkillCategories,
+                role=self.role,
+                max_reasks=self.max_reasks,
+            )
+        except LLMCallFailed:  # counted in usage; the fallback below takes over
+            answer = None
         categories: dict[str, SkillCategory] = {}
         if answer is not None:
             for category in answer.categories:

@@ -25,7 +25,7 @@ from dataenvgym.agents.llm.schemas import (
     TreeDecision,
 )
 from dataenvgym.agents.llm.teacher import LLMTeacher
-from dataenvgym.llm import load_prompt
+from dataenvgym.llm import LLMCallFailed, load_prompt
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
     Action,
@@ -102,9 +102,13 @@ class _LLMPolicy:
         ]
 
     def _ask(self, messages: list[dict], schema: type[M]) -> M | None:
-        return self.teacher.client.complete_structured(
-            messages, schema, role=self.role, max_reasks=self.teacher.options.max_reasks
-        )
+        """The validated answer, or None when it never came (already counted in usage)."""
+        try:
+            return self.teacher.client.complete_structured(
+                messages, schema, role=self.role, max_reasks=self.teacher.options.max_reasks
+            )
+        except LLMCallFailed:  # transient faults outlasted the retries: fall back, go on
+            return None
 
     def _fallback(self, name: str) -> str:
         self.teacher.policy_fallbacks[name] += 1
@@ -346,7 +350,8 @@ class SkillTreeLLMPolicy(_LLMPolicy):
             ),
             TreeDecision,
         )
-        notes = decision.analysis if decision is not None else ""
+        # Without a usable decision the tree keeps its allocations (counted as a fallback).
+        notes = decision.analysis if decision is not None else self._fallback("skill_tree_decision")
         explore_wanted: dict[str, tuple[int, int]] = {}
         exploit: dict[str, dict[str, int]] = {}
         if decision is not None:
@@ -364,7 +369,7 @@ class SkillTreeLLMPolicy(_LLMPolicy):
         empty_tree = not any(node.subskills for node in forest.skills.values())
         if empty_tree and not explore_wanted:
             # Nothing to exploit yet: grow every skill a little, sharing the budget evenly.
-            notes = self._fallback("skill_tree_decision")
+            notes = self._fallback("skill_tree_empty_tree")
             per_skill = max(1, budget // max(1, 2 * len(forest.skills)))
             explore_wanted = {name: (2, per_skill) for name in forest.skills}
 
