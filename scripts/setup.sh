@@ -17,5 +17,5 @@ fi
 installed=$(python -c "import torch; print(torch.__version__)")
 constraints=$(mktemp)
 echo "torch==${installed}" > "$constraints"
-python -m pip install --quiet -c "$constraints" -e ".[llm,dev]"
+python -m pip install --quiet -c "$constraints" -e ".[llm,dev,export]"
 rm -f "$constraints"
