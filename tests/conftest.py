@@ -14,6 +14,26 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("DATAENVGYM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Any:
+    """Tests' models are tiny: one thread is as fast, and on a busy machine far faster (two
+    OpenMP threads contending for cores made a tiny episode 15x slower, measured). Child
+    processes (CLI subprocess tests, Ray workers) inherit it through OMP_NUM_THREADS."""
+    import os
+
+    import torch
+
+    previous = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    yield
+    torch.set_num_threads(previous[0])
+    if previous[1] is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = previous[1]
+
+
 TINY_STUDENT: dict[str, Any] = {"d_model": 32, "n_layer": 1, "n_head": 2, "batch_size": 32}
 
 

@@ -6,6 +6,7 @@ RUN/
   events.jsonl           one line per event (reset, step, test, end)
   iteration_000/         the base student: val results, report (val + test)
   iteration_001/         plan.json, data.jsonl, val_results.jsonl, report.json
+  iteration_NNN/checkpoint/  the newest iteration only: state.pkl + student/ (for --resume)
   ...
   summary.json           see runner.summarise
 ```
@@ -14,6 +15,7 @@ RUN/
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +31,13 @@ def _write_jsonl(path: Path, rows: Iterable[BaseModel]) -> None:
     with path.open("w") as handle:
         for row in rows:
             handle.write(row.model_dump_json() + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write aside and rename, so that a crash never leaves half a file under ``path``."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(text)
+    os.replace(staging, path)
 
 
 class RunFolder:
@@ -48,7 +57,7 @@ class RunFolder:
         return path
 
     def write_config(self, config: dict[str, Any]) -> None:
-        (self.root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        _write_atomically(self.root / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     def event(self, kind: str, **fields: Any) -> None:
         record = {"time": time.time(), "event": kind, **fields}
@@ -74,4 +83,6 @@ class RunFolder:
         (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        (self.root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        # A summary.json that exists is a whole one: that is how `--resume` tells a finished
+        # run from an interrupted one.
+        _write_atomically(self.root / "summary.json", json.dumps(summary, indent=2) + "\n")

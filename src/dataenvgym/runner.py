@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from dataenvgym.agents.base import Agent
+from dataenvgym.checkpoint import latest_checkpoint, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
@@ -36,6 +37,19 @@ def _scores(report: SkillReport) -> dict[str, Any]:
     }
 
 
+def _state_extras(observation: Any) -> dict[str, Any]:
+    """What reports show of the agent's state: the Skill-Tree forest, where there is one."""
+    forest = getattr(observation, "forest", None)
+    return {"forest": forest.model_dump(mode="json")} if forest is not None else {}
+
+
+def _component_name(component: object) -> str:
+    """A policy's or engine's class name, with its model for LLM ones (for provenance)."""
+    model = getattr(getattr(component, "teacher", None), "name", None)
+    name = type(component).__name__
+    return f"{name}({model})" if isinstance(model, str) else name
+
+
 def run_episode(
     env: gym.Env[Any, Any],
     agent: Agent,
@@ -45,29 +59,50 @@ def run_episode(
     config: dict[str, Any] | None = None,
     test_every_iteration: bool = True,
     hooks: EpisodeHooks | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run one episode of ``agent`` in ``env`` and return (and write) its summary."""
+    """Run one episode of ``agent`` in ``env`` and return (and write) its summary.
+
+    With ``out_dir``, a checkpoint is written after every finished iteration; ``resume=True``
+    continues from the newest one in ``out_dir`` (or starts afresh if there is none), and the
+    summary equals an uninterrupted run's, wall-time fields aside.
+    """
     hooks = hooks or EpisodeHooks()
     teacher_env: TeacherEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
     folder = RunFolder(out_dir) if out_dir is not None else None
     started = time.perf_counter()
+    saved = latest_checkpoint(folder.root) if folder is not None and resume else None
+    if folder is not None and not saved:
+        # First, so that a crash even during pretraining leaves a folder `--resume` accepts.
+        folder.write_config(config or {})
 
     # 1. Reset: build (or load) the base student, evaluate it on validation and on test.
     observation, info = env.reset(seed=seed)
     base_seconds = time.perf_counter() - started
     initial_val = info["val_accuracy"]
     agent.reset(seed)
-    initial_test = teacher_env.evaluate_test()
-    initial_scores = _scores(initial_test.report)
-    if folder is not None:
-        folder.write_config(config or {})
+    seen = [observation]  # kept for agents that must be replayed on resume
+    if folder is not None and saved is not None:
+        remove_staging(folder.root)
+        checkpoint, agent = restore(saved, teacher_env, agent)
+        observation = checkpoint.observation
+        seen = [*checkpoint.observations, observation]
+        state = checkpoint.runner
+        initial_val, initial_test = state["initial_val"], state["initial_test"]
+        initial_scores, base_seconds = state["initial_scores"], state["base_seconds"]
+        started -= state["elapsed_seconds"]  # wall time counts both sessions
+        folder.event("resume", iteration=checkpoint.iteration)
+    else:
+        initial_test = teacher_env.evaluate_test()
+        initial_scores = _scores(initial_test.report)
+    if folder is not None and saved is None:
         folder.event("reset", seed=seed, seconds=base_seconds)
         folder.write_iteration(
             0,
             plan=None,
             data=[],
             val_results=teacher_env.val_result.instances,
-            report={"info": info, "test": initial_scores},
+            report={"info": info, "test": initial_scores, **_state_extras(observation)},
         )
 
     # 2. Iterate: the agent plans and writes data, the environment trains and evaluates.
@@ -75,6 +110,9 @@ def run_episode(
     test: EvaluationResult = initial_test
     test_scores = initial_scores
     done = False
+    if saved is not None:
+        rows, test, test_scores = state["rows"], state["test"], state["test_scores"]
+        done = state["done"]
     while not done:
         iteration = teacher_env.iteration + 1
         if hooks.on_iteration_start:
@@ -82,7 +120,8 @@ def run_episode(
         action = agent.act(observation)
         observation, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
-        if test_every_iteration or done:
+        tested = test_every_iteration or done
+        if tested:
             test = teacher_env.evaluate_test()
             test_scores = _scores(test.report)
         row = {
@@ -92,6 +131,7 @@ def run_episode(
             "val_accuracy": info["val_accuracy"],
             "val_partial": info["val_partial"],
             "test_accuracy": test.report.accuracy,
+            "test_measured": tested,  # False: test_accuracy is an earlier iteration's
             "reward": reward,
             "dropped": info["dropped"],
             "data_per_subskill": info["data_per_subskill"],
@@ -108,9 +148,29 @@ def run_episode(
                 if info["num_new_data"]
                 else [],
                 val_results=teacher_env.val_result.instances,
-                report={"info": info, "test": test_scores, "reward": reward},
+                report={
+                    "info": info,
+                    "test": test_scores,
+                    "test_measured": tested,
+                    "reward": reward,
+                    **_state_extras(observation),
+                },
             )
             folder.event("step", iteration=iteration, reward=reward, **info["dropped"])
+            seen.append(observation)
+            runner_state = {
+                "initial_val": initial_val,
+                "initial_test": initial_test,
+                "initial_scores": initial_scores,
+                "base_seconds": base_seconds,
+                "rows": rows,
+                "test": test,
+                "test_scores": test_scores,
+                "done": done,
+                "elapsed_seconds": time.perf_counter() - started,
+                "config": config,
+            }
+            save_checkpoint(folder.root, teacher_env, agent, seen, runner_state)
         if hooks.on_iteration_end:
             hooks.on_iteration_end(iteration, row)
 
@@ -120,6 +180,10 @@ def run_episode(
         "domain": teacher_env.domain.name,
         "agent": agent.name,
         "privileged": agent.privileged,
+        "teacher": {
+            "policy": _component_name(agent.policy),
+            "engine": _component_name(agent.engine),
+        },
         "seed": seed,
         "initial": {
             "val_accuracy": initial_val,
