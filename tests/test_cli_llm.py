@@ -42,7 +42,7 @@ def write_config(tmp_path: Path, tiny_student: dict[str, Any], **llm: Any) -> Pa
         "domain_config": {"val_per_subskill": 6, "test_per_subskill": 6},
         "llm": {
             "api_key_env": TEST_KEY_ENV,
-            "timeout_s": 1.0,
+            "timeout_s": 1.5,
             "backoff_initial_s": 0.01,
             "backoff_max_s": 0.05,
             **llm,
@@ -69,7 +69,7 @@ def test_faulty_server_run_completes_counts_failures_and_replays_from_warm_cache
 ) -> None:
     cache = tmp_path / "shared_cache.sqlite"
     config = write_config(tmp_path, tiny_student, cache_path=str(cache))
-    server.faults = FaultConfig(rate=0.3, seed=1, hang_s=2.5)
+    server.faults = FaultConfig(rate=0.3, seed=1, hang_s=3.0)
     first = tmp_path / "first"
     result = run_cli(config, server.base_url, first, "--env", "skill-tree")
     assert result.exit_code == 0, result.output
