@@ -293,3 +293,24 @@ def test_a_dead_server_mid_episode_means_fallbacks_not_a_crash() -> None:
     assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 2
     assert teacher.policy_fallbacks == {"skill_tree_decision": 1}
     assert teacher.engine_ledger.get(1)["lost_to_failed_calls"] == 10
+
+
+def test_a_resumed_run_keeps_earlier_usage(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    first = teacher_for(server, tmp_path)
+    LLMEngine(first, DOMAIN, DOMAIN.skills()).generate(
+        SkillTreeAction(), tree_observation(addition__carry=3), seed=0
+    )
+    first.close()
+    before = json.loads((tmp_path / "iteration_001" / "llm_usage.json").read_text())
+    assert before["usage"]["calls"] >= 1
+
+    second = teacher_for(server, tmp_path)  # same folder and cache: replays from the cache
+    LLMEngine(second, DOMAIN, DOMAIN.skills()).generate(
+        SkillTreeAction(), tree_observation(addition__carry=3), seed=0
+    )
+    second.close()
+    report = json.loads((tmp_path / "llm_usage.json").read_text())
+    assert report["usage"]["total"]["calls"] == 0 and report["usage"]["total"]["cache_hits"] >= 1
+    assert report["earlier_sessions"][0]["usage"]["total"]["calls"] == before["usage"]["calls"]
+    after = json.loads((tmp_path / "iteration_001" / "llm_usage.json").read_text())
+    assert after == before, "a replayed iteration keeps its own usage file"

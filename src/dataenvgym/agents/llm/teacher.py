@@ -192,6 +192,8 @@ class LLMTeacher:
         self.policy_fallbacks: Counter[str] = Counter()
         #: Filled in by LLM skill discovery (labels, merges, re-asks, fallbacks).
         self.discovery_stats: dict[str, Any] = {}
+        #: Usage reports of earlier sessions of this run folder (a resumed run keeps them).
+        self.earlier_sessions: list[dict[str, Any]] = _earlier_sessions(run_dir)
 
     @classmethod
     def from_spec(
@@ -231,6 +233,7 @@ class LLMTeacher:
             "engine": self.engine_ledger.to_dict(),
             "policy_fallbacks": dict(self.policy_fallbacks),
             "skill_discovery": self.discovery_stats,
+            "earlier_sessions": self.earlier_sessions,
         }
 
     def iteration_report(self, iteration: int) -> dict[str, Any]:
@@ -252,12 +255,29 @@ class LLMTeacher:
         if iteration is not None:
             folder = self.run_dir / f"iteration_{iteration:03d}"
             folder.mkdir(exist_ok=True)
-            _write_json(folder / USAGE_FILE, self.iteration_report(iteration))
+            report = self.iteration_report(iteration)
+            # A resumed run replays finished iterations from the cache: keep their own file.
+            replayed = (report["usage"] or {}).get("calls", 0) == 0 and self.earlier_sessions
+            if not ((folder / USAGE_FILE).exists() and replayed):
+                _write_json(folder / USAGE_FILE, report)
 
     def close(self) -> None:
         """Write the final usage and close the client's connections and cache."""
         self.write_usage()
         self.client.close()
+
+
+def _earlier_sessions(run_dir: Path | None) -> list[dict[str, Any]]:
+    """The usage of earlier sessions in ``run_dir`` (each without its own history)."""
+    path = run_dir / USAGE_FILE if run_dir is not None else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return []
+    earlier = list(report.pop("earlier_sessions", []))
+    return [*earlier, report]
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
