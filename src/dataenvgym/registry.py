@@ -21,6 +21,7 @@ from dataenvgym.agents.policies import (
 )
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
+from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
 from dataenvgym.envs.base import EnvConfig, TeacherEnv
 from dataenvgym.envs.open_ended import OpenEndedEnv
 from dataenvgym.envs.skill_list import SkillListEnv
@@ -49,6 +50,7 @@ ENVS: dict[str, type[TeacherEnv[Any, Any]]] = {
 
 DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
     "arithmetic": lambda cfg: ArithmeticDomain(ArithmeticConfig(**cfg)),
+    "jsonl": lambda cfg: TaskFileDomain(TaskFileConfig(**cfg)),
 }
 
 
@@ -104,8 +106,20 @@ def check_names(*, domain: str, agent: str, student: str) -> None:
 
 
 def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
-    """A domain by name (see ``dataenvgym list``)."""
-    return _choose("domain", name, DOMAINS)(config or {})
+    """A domain by name (see ``dataenvgym list``).
+
+    Raises:
+        ConfigError: an unknown name, or a ``domain_config`` the domain rejects.
+    """
+    build = _choose("domain", name, DOMAINS)
+    try:
+        return build(config or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "domain_config"
+        raise ConfigError(
+            f"invalid domain_config for domain {name!r}: {where}: {first['msg']}"
+        ) from err
 
 
 def make_env(
