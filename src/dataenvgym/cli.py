@@ -16,7 +16,7 @@ from rich.table import Table
 
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
-from dataenvgym.errors import DataEnvGymError
+from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
 from dataenvgym.report import commands as report_commands
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ console = Console()
 
 def _fail(message: str) -> None:
     # Plain echo, not rich: the message must stay on one line whatever the terminal width.
+    # Multi-line messages (pydantic's, an invalid action's) are folded onto that line.
+    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -44,8 +46,13 @@ def _progress() -> Progress:
     )
 
 
-def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool = True) -> dict:
-    """Build the environment and agent of ``config``, run one episode, return its summary."""
+def execute_run(
+    config: RunConfig, out_dir: Path | None, *, show_progress: bool = True, resume: bool = False
+) -> dict:
+    """Build the environment and agent of ``config``, run one episode, return its summary.
+
+    With ``resume``, continue ``out_dir`` from its last checkpoint (see ``run --resume``).
+    """
     from dataenvgym.registry import make_agent, make_env
     from dataenvgym.runner import EpisodeHooks, run_episode
 
@@ -103,6 +110,7 @@ def execute_run(config: RunConfig, out_dir: Path | None, *, show_progress: bool 
             config=config.model_dump(mode="json"),
             test_every_iteration=config.test_every_iteration,
             hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
+            resume=resume,
         )
     return summary
 
@@ -197,8 +205,20 @@ def run(
     report: Annotated[
         bool, typer.Option(help="Write report.html with figures into the run folder.")
     ] = True,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue this run folder from its last finished iteration."),
+    ] = None,
 ) -> None:
     """Run one teaching episode and print test accuracy per skill, before -> after."""
+    if resume is not None:
+        flags: dict[str, object] = {"--env": env, "--domain": domain, "--agent": agent}
+        flags |= {"--iterations": iterations}
+        flags |= {"--budget": budget, "--seed": seed, "--out": out, "--config": config}
+        given = [flag for flag, value in flags.items() if value is not None]
+        given += ["--overwrite"] if overwrite else []
+        _resume_run(resume, given, report=report)
+        return
     try:
         cfg = load_config(
             config,
@@ -219,16 +239,22 @@ def run(
         # Before the run folder is touched: an unknown name must not cost an old run.
         check_names(domain=cfg.domain, agent=cfg.agent, student=cfg.student)
         _check_teacher(cfg)  # a missing key or a dead server: one line, before any work
+        _check_buildable(cfg)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("runs") / f"{cfg.env}-{cfg.domain}-{cfg.agent}-s{cfg.seed}-{stamp}"
+        if out_dir.exists() and not out_dir.is_dir():
+            raise DataEnvGymError(f"run folder {out_dir} is a file; choose another --out")
         if out_dir.exists() and any(out_dir.iterdir()):
             if not overwrite:
                 raise DataEnvGymError(
-                    f"run folder {out_dir} already exists; pass --overwrite to replace it "
-                    "or --out to choose another"
+                    f"run folder {out_dir} already exists; pass --resume {out_dir} to continue "
+                    "it, --overwrite to replace it or --out to choose another"
                 )
             shutil.rmtree(out_dir)
         summary = execute_run(cfg, out_dir)
+    except InvalidActionError as err:
+        _fail(_invalid_action(cfg.agent, err))
+        return
     except DataEnvGymError as err:
         _fail(str(err))
         return
@@ -236,6 +262,49 @@ def run(
     console.print(f"run folder: {out_dir}")
     if report:
         _report_for_run(out_dir)
+
+
+def _invalid_action(agent: str, err: InvalidActionError) -> str:
+    return (
+        f"agent {agent!r} produced an invalid action, rejected before any training: {err}; "
+        "fix the agent's policy or engine so that its action fits the environment"
+    )
+
+
+def _check_buildable(cfg: RunConfig) -> None:
+    """Build (cheaply: nothing is trained) the env and agent, so bad settings fail early."""
+    from dataenvgym.registry import make_agent, make_env
+
+    env = make_env(**cfg.env_kwargs())
+    if cfg.teacher == "procedural":  # an LLM teacher needs no procedural generators
+        make_agent(cfg.agent, cfg.env, env.domain)
+
+
+def _resume_run(run_dir: Path, given: list[str], *, report: bool) -> None:
+    """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
+    from dataenvgym.checkpoint import read_run_folder
+
+    try:
+        if given:
+            raise ConfigError(
+                f"--resume continues {run_dir} with its own config.yaml; drop {', '.join(given)}"
+            )
+        cfg, finished = read_run_folder(run_dir)
+        if finished is not None:
+            print_summary(finished)
+            console.print(f"run folder {run_dir} is already finished; nothing to resume")
+            return
+        summary = execute_run(cfg, run_dir, resume=True)
+    except InvalidActionError as err:
+        _fail(_invalid_action(cfg.agent, err))
+        return
+    except DataEnvGymError as err:
+        _fail(str(err))
+        return
+    print_summary(summary)
+    console.print(f"run folder: {run_dir}")
+    if report:
+        _report_for_run(run_dir)
 
 
 def _report_for_run(out_dir: Path) -> None:

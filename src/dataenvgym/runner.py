@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from dataenvgym.agents.base import Agent
+from dataenvgym.checkpoint import latest_checkpoint, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
@@ -58,22 +59,43 @@ def run_episode(
     config: dict[str, Any] | None = None,
     test_every_iteration: bool = True,
     hooks: EpisodeHooks | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run one episode of ``agent`` in ``env`` and return (and write) its summary."""
+    """Run one episode of ``agent`` in ``env`` and return (and write) its summary.
+
+    With ``out_dir``, a checkpoint is written after every finished iteration; ``resume=True``
+    continues from the newest one in ``out_dir`` (or starts afresh if there is none), and the
+    summary equals an uninterrupted run's, wall-time fields aside.
+    """
     hooks = hooks or EpisodeHooks()
     teacher_env: TeacherEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
     folder = RunFolder(out_dir) if out_dir is not None else None
     started = time.perf_counter()
+    saved = latest_checkpoint(folder.root) if folder is not None and resume else None
+    if folder is not None and not saved:
+        # First, so that a crash even during pretraining leaves a folder `--resume` accepts.
+        folder.write_config(config or {})
 
     # 1. Reset: build (or load) the base student, evaluate it on validation and on test.
     observation, info = env.reset(seed=seed)
     base_seconds = time.perf_counter() - started
     initial_val = info["val_accuracy"]
     agent.reset(seed)
-    initial_test = teacher_env.evaluate_test()
-    initial_scores = _scores(initial_test.report)
-    if folder is not None:
-        folder.write_config(config or {})
+    seen = [observation]  # kept for agents that must be replayed on resume
+    if folder is not None and saved is not None:
+        remove_staging(folder.root)
+        checkpoint, agent = restore(saved, teacher_env, agent)
+        observation = checkpoint.observation
+        seen = [*checkpoint.observations, observation]
+        state = checkpoint.runner
+        initial_val, initial_test = state["initial_val"], state["initial_test"]
+        initial_scores, base_seconds = state["initial_scores"], state["base_seconds"]
+        started -= state["elapsed_seconds"]  # wall time counts both sessions
+        folder.event("resume", iteration=checkpoint.iteration)
+    else:
+        initial_test = teacher_env.evaluate_test()
+        initial_scores = _scores(initial_test.report)
+    if folder is not None and saved is None:
         folder.event("reset", seed=seed, seconds=base_seconds)
         folder.write_iteration(
             0,
@@ -88,6 +110,9 @@ def run_episode(
     test: EvaluationResult = initial_test
     test_scores = initial_scores
     done = False
+    if saved is not None:
+        rows, test, test_scores = state["rows"], state["test"], state["test_scores"]
+        done = state["done"]
     while not done:
         iteration = teacher_env.iteration + 1
         if hooks.on_iteration_start:
@@ -132,6 +157,20 @@ def run_episode(
                 },
             )
             folder.event("step", iteration=iteration, reward=reward, **info["dropped"])
+            seen.append(observation)
+            runner_state = {
+                "initial_val": initial_val,
+                "initial_test": initial_test,
+                "initial_scores": initial_scores,
+                "base_seconds": base_seconds,
+                "rows": rows,
+                "test": test,
+                "test_scores": test_scores,
+                "done": done,
+                "elapsed_seconds": time.perf_counter() - started,
+                "config": config,
+            }
+            save_checkpoint(folder.root, teacher_env, agent, seen, runner_state)
         if hooks.on_iteration_end:
             hooks.on_iteration_end(iteration, row)
 
