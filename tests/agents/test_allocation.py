@@ -19,7 +19,11 @@ def test_largest_remainder_sums_exactly() -> None:
 def test_zpd_is_zero_when_mastered_and_when_nothing_is_right() -> None:
     assert zpd(1.0, 1.0) == 0.0
     assert zpd(0.0, 0.0) == 0.0
-    assert zpd(0.0, 0.6) > zpd(0.0, 0.1)
+    # partial credit alone does not make a unit "in reach": digits right by chance
+    assert zpd(0.0, 0.6) == 0.0
+    # among units that solve some items, partial credit breaks ties, headroom counts
+    assert zpd(0.3, 0.7) > zpd(0.3, 0.4) > 0.0
+    assert zpd(0.5, 0.8) > zpd(0.9, 0.95)
 
 
 def _history(accuracy: list[float], partial: list[float], data: list[int]) -> UnitHistory:

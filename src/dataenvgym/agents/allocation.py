@@ -7,9 +7,11 @@ within the budget while the learnable ones starve and are forgotten. What the st
 offers is *history*: which units responded to the data they got. So a unit's share grows with
 
 * its learning progress: the rise in its validation accuracy since it last got data, and
-* its headroom, gated by being in reach: ``zpd = max(a·(1-a), p·(1-a))``, using partial
-  credit ``p`` so that a unit at 0 exact match but with most digits right still counts as
-  "close",
+* its headroom, gated by being in reach: ``zpd = (1-a)·sqrt(a·p)``, the geometric mean of
+  exact match ``a`` and partial credit ``p`` times the headroom. Partial credit alone was
+  fooled in the calibration probes: a unit far out of reach still gets some digits right,
+  so it looked "medium". Gating it by exact match keeps partial credit as a tie-breaker
+  between units that already solve some items,
 
 while units never tried get an optimistic prior (explore), units that are mastered get only
 the floor, and every unit keeps a uniform floor of the budget against forgetting.
@@ -17,6 +19,7 @@ the floor, and every unit keeps a uniform floor of the budget against forgetting
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -64,7 +67,7 @@ class AllocationConfig:
 
 def zpd(accuracy: float, partial: float) -> float:
     """How much is within reach: headroom, gated by being partly right already."""
-    return max(accuracy * (1 - accuracy), partial * (1 - accuracy))
+    return (1 - accuracy) * math.sqrt(max(accuracy, 0.0) * max(partial, accuracy, 0.0))
 
 
 def unit_scores(

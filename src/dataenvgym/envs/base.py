@@ -7,6 +7,7 @@ the student, evaluates it on validation and returns ``reward = Δ validation acc
 
 from __future__ import annotations
 
+import random
 from abc import abstractmethod
 from collections import Counter
 from typing import Any, ClassVar, Generic, TypeVar
@@ -258,11 +259,22 @@ class TeacherEnv(gym.Env[ObsT, ActT], Generic[ObsT, ActT]):
         }
 
     def _errors_by_skill(self) -> dict[str, list[Any]]:
-        errors: dict[str, list[Any]] = {}
+        """Up to ``errors_per_skill`` errors per skill, drawn at random from all its errors.
+
+        A random (seeded) draw, not the first ones: validation is ordered by subskill, so the
+        first errors of a skill all come from one or two subskills, and a teacher reading
+        them would never see where the rest of the skill fails.
+        """
+        by_skill: dict[str, list[Any]] = {}
         for item in self.val_result.instances:
-            bucket = errors.setdefault(item.instance.skill or "unknown", [])
-            if not item.correct and len(bucket) < self.config.errors_per_skill:
-                bucket.append(item)
+            if not item.correct:
+                by_skill.setdefault(item.instance.skill or "unknown", []).append(item)
+        rng = random.Random(f"errors:{self.seed_value}:{self.iteration}")
+        errors: dict[str, list[Any]] = {}
+        for skill, items in by_skill.items():
+            shown = min(len(items), self.config.errors_per_skill)
+            keep = sorted(rng.sample(range(len(items)), shown))
+            errors[skill] = [items[i] for i in keep]
         return errors
 
     # ------------------------------------------------------------------ subclass hooks

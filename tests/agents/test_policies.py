@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from dataenvgym.agents.policies import SkillTreeStatePolicy
+from dataenvgym.registry import make_env
+from dataenvgym.types import (
+    Skill,
+    SkillForest,
+    SkillListObservation,
+    SkillNode,
+    SkillTreeAction,
+    SkillTreeObservation,
+    SubskillNode,
+)
+
+CATALOGUE = [
+    Skill(name="add", subskills={"easy": "", "medium": "", "hard": ""}),
+]
+
+
+def _tree_observation(histories: dict[str, list[float]]) -> SkillTreeObservation:
+    subskills = {
+        name: SubskillNode(
+            name=name,
+            allocation=30,
+            val_accuracy=hist[-1],
+            val_partial=min(1.0, hist[-1] + 0.2),
+            history=hist,
+            partial_history=[min(1.0, a + 0.2) for a in hist],
+            total_data=30 * (len(hist) - 1),
+        )
+        for name, hist in histories.items()
+    }
+    forest = SkillForest(skills={"add": SkillNode(name="add", subskills=subskills)})
+    return SkillTreeObservation(
+        iteration=len(next(iter(histories.values()))) - 1,
+        budget_per_iteration=90,
+        budget_left=900,
+        val_accuracy=0.5,
+        val_partial=0.6,
+        forest=forest,
+    )
+
+
+def test_tree_policy_keeps_mastered_subskills_fed_and_prunes_stuck_ones() -> None:
+    policy = SkillTreeStatePolicy(CATALOGUE)
+    observation = _tree_observation(
+        {
+            "easy": [0.97, 0.98, 0.99],  # mastered: maintenance, not pruned
+            "medium": [0.2, 0.4, 0.6],  # learning: most of the budget
+            "hard": [0.0, 0.0, 0.0],  # fed twice without moving: pruned
+        }
+    )
+    action = policy.plan(observation)
+    assert isinstance(action, SkillTreeAction)
+    allocation = action.exploit["add"]
+    assert allocation["hard"] == 0
+    assert 0 < allocation["easy"] < allocation["medium"]
+    assert sum(allocation.values()) == 90
+
+
+def test_skill_list_errors_are_drawn_across_subskills(tiny_kwargs: Any) -> None:
+    env = make_env(**tiny_kwargs("skill-list", env_config={"errors_per_skill": 8}))
+    obs, _ = env.reset(seed=0)
+    assert isinstance(obs, SkillListObservation)
+    for state in obs.skills.values():
+        failing = {
+            e.instance.subskill
+            for e in env.val_result.instances  # type: ignore[attr-defined]
+            if e.instance.skill == state.name and not e.correct
+        }
+        shown = {e.instance.subskill for e in state.errors}
+        assert len(state.errors) <= 8 and shown <= failing
+        if len(failing) >= 3 and len(state.errors) == 8:
+            # the first errors in validation order would all come from one subskill
+            assert len(shown) >= 2
