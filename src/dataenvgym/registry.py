@@ -21,6 +21,7 @@ from dataenvgym.agents.policies import (
 )
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
+from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDomain
 from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
 from dataenvgym.envs.base import EnvConfig, TeacherEnv
 from dataenvgym.envs.open_ended import OpenEndedEnv
@@ -51,6 +52,8 @@ ENVS: dict[str, type[TeacherEnv[Any, Any]]] = {
 DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
     "arithmetic": lambda cfg: ArithmeticDomain(ArithmeticConfig(**cfg)),
     "jsonl": lambda cfg: TaskFileDomain(TaskFileConfig(**cfg)),
+    "math": lambda cfg: MathDomain(MathConfig(**cfg)),
+    "gsm8k": lambda cfg: GSM8KDomain(GSM8KConfig(**cfg)),
 }
 
 
@@ -75,9 +78,24 @@ def _tiny_student(
     )
 
 
+def _hf_student(student_config: dict[str, Any], pretrain_config: dict[str, Any]) -> StudentFactory:
+    from dataenvgym.students.hf import HFStudentConfig, HFStudentFactory
+
+    if pretrain_config:
+        raise ConfigError(
+            "the hf student has no pretraining stage (the pretrained model is the base); "
+            f"remove the pretrain settings {sorted(pretrain_config)}"
+        )
+    return HFStudentFactory(HFStudentConfig.model_validate(student_config))
+
+
 STUDENTS: dict[str, StudentEntry] = {
     "tiny": StudentEntry(
         "character-level GPT trained from scratch on CPU (built in)", _tiny_student
+    ),
+    "hf": StudentEntry(
+        "any transformers causal LM with a LoRA adapter (default: packaged SmolLM2-135M)",
+        _hf_student,
     ),
 }
 

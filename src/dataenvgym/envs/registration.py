@@ -5,7 +5,12 @@ from __future__ import annotations
 import gymnasium as gym
 
 ENV_ID_NAMES = {"open-ended": "OpenEnded", "skill-list": "SkillList", "skill-tree": "SkillTree"}
-DOMAIN_ID_NAMES = {"arithmetic": "Arithmetic", "jsonl": "TaskFile"}
+DOMAIN_ID_NAMES = {
+    "arithmetic": "Arithmetic",
+    "jsonl": "TaskFile",
+    "math": "MATH",
+    "gsm8k": "GSM8K",
+}
 
 
 def env_id(env: str, domain: str) -> str:
