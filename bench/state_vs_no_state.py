@@ -116,29 +116,53 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--envs", nargs="*", default=ENVS)
     parser.add_argument("--domains", nargs="*", default=["arithmetic"])
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument(
+        "--merge", action="store_true", help="add to the rows already in --out (other seeds)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/state_vs_no_state.json"))
     args = parser.parse_args()
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    # The no-state agent's Skill-Tree plan is, action for action, its Open-Ended plan (the
+    # same counts over the same subskills, drawn by the same engine), so its episode is the
+    # same; run it once and report it under both environments.
+    shared = "open-ended" in args.envs and "skill-tree" in args.envs
     tasks: list[Task] = [
         (domain, env, agent, seed, threads)
-        for seed in range(args.seeds)
+        for seed in seeds
         for domain in args.domains
         for env in args.envs
         for agent in AGENTS
+        if not (shared and env == "skill-tree" and agent == "no-state")
     ]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # Pretrain (and cache) each seed's base student once, seeds in parallel.
-        warm = [(d, seed, threads) for d in args.domains for seed in range(args.seeds)]
+        warm = [(d, seed, threads) for d in args.domains for seed in seeds]
         list(pool.map(_warm_base, warm))
         rows = list(pool.map(_episode, tasks))
+    if shared:
+        rows += [
+            {**r, "env": "skill-tree", "same_episode_as": "open-ended"}
+            for r in rows
+            if r["env"] == "open-ended" and r["agent"] == "no-state"
+        ]
+    if args.merge and args.out.exists():
+        keys = {(r.get("domain", "arithmetic"), r["env"], r["agent"], r["seed"]) for r in rows}
+        earlier = json.loads(args.out.read_text())
+        rows = [
+            r
+            for r in earlier
+            if (r.get("domain", "arithmetic"), r["env"], r["agent"], r["seed"]) not in keys
+        ] + rows
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
     mean_episode = statistics.fmean(r["wall_seconds"] for r in rows)
     print(
-        f"\n{len(rows)} episodes, {args.seeds} seeds, {time.perf_counter() - started:.0f} s "
-        f"with {args.workers} workers; mean episode {mean_episode:.0f} s"
+        f"\n{len(rows)} rows, {len(tasks)} episodes run now ({args.seeds} seeds), "
+        f"{time.perf_counter() - started:.0f} s with {args.workers} workers; mean episode {mean_episode:.0f} s"
     )
 
 
