@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dataenvgym import sweep_command
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
@@ -347,6 +348,7 @@ def list_components() -> None:
 
 
 report_commands.register(app)  # report, analyze, export
+sweep_command.register(app)  # sweep
 
 
 def main() -> None:  # pragma: no cover - console entry point
