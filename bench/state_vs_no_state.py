@@ -162,7 +162,8 @@ def main() -> None:
     mean_episode = statistics.fmean(r["wall_seconds"] for r in rows)
     print(
         f"\n{len(rows)} rows, {len(tasks)} episodes run now ({args.seeds} seeds), "
-        f"{time.perf_counter() - started:.0f} s with {args.workers} workers; mean episode {mean_episode:.0f} s"
+        f"{time.perf_counter() - started:.0f} s with {args.workers} workers; "
+        f"mean episode {mean_episode:.0f} s"
     )
 
 
