@@ -336,6 +336,13 @@ def list_components() -> None:
     console.print(table)
     for title, items in (
         ("agents", AGENTS),
+        (
+            "teachers (--teacher)",
+            {
+                "procedural": "the domain's own generators write the data (offline, default)",
+                "openai:MODEL": "an LLM over any OpenAI-compatible endpoint (--base-url)",
+            },
+        ),
         ("students", {name: entry.description for name, entry in STUDENTS.items()}),
         ("domains", {d: "built in, offline" for d in DOMAINS}),
     ):
