@@ -104,12 +104,19 @@ def analyze(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    shown = RichTable(title=table.title)
-    for column in table.columns:
-        shown.add_column(column)
+    # One table per (env, domain, agent) group: the group names are too wide for a column.
+    by_group: dict[str, list[list[Any]]] = {}
+    keyed = table.columns[0] == "group"
     for row in table.rows:
-        shown.add_row(*(_cell(v) for v in row))
-    console.print(shown)
+        by_group.setdefault(str(row[0]) if keyed else "", []).append(row[1:] if keyed else row)
+    columns = table.columns[1:] if keyed else table.columns
+    for group, cells in by_group.items():
+        shown = RichTable(title=f"{table.title}\n{group}" if group else table.title)
+        for i, column in enumerate(columns):
+            shown.add_column(column, justify="left" if i == 0 else "right")
+        for line in cells:
+            shown.add_row(*(_cell(v) for v in line))
+        console.print(shown)
     if table.note:
         console.print(table.note)
 
