@@ -46,6 +46,19 @@ class Student(Protocol):
         ...
 
 
+@runtime_checkable
+class AdapterStudent(Protocol):
+    """A student whose training changes only a small part (a LoRA adapter, say).
+
+    The runner keeps that part of every iteration in the run folder
+    (``iteration_NNN/adapter/``), which is cheap where a whole checkpoint would not be.
+    """
+
+    def save_adapter(self, directory: Path) -> None:
+        """Write what training changed (not the frozen base) into ``directory``."""
+        ...
+
+
 @dataclass
 class BaseStudent:
     """The student an episode starts from.

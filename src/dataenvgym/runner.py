@@ -16,6 +16,7 @@ import gymnasium as gym
 from dataenvgym.agents.base import Agent
 from dataenvgym.checkpoint import latest_checkpoint, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.protocols import AdapterStudent
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
 
@@ -95,6 +96,9 @@ def run_episode(
     else:
         initial_test = teacher_env.evaluate_test()
         initial_scores = _scores(initial_test.report)
+    attach_env = getattr(agent, "attach_env", None)
+    if callable(attach_env):  # a privileged agent (the oracle) reads the environment itself
+        attach_env(teacher_env)
     if folder is not None and saved is None:
         folder.event("reset", seed=seed, seconds=base_seconds)
         folder.write_iteration(
@@ -157,6 +161,8 @@ def run_episode(
                 },
             )
             folder.event("step", iteration=iteration, reward=reward, **info["dropped"])
+            if isinstance(teacher_env.student, AdapterStudent):  # e.g. the hf student's LoRA
+                teacher_env.student.save_adapter(folder.iteration_dir(iteration) / "adapter")
             seen.append(observation)
             runner_state = {
                 "initial_val": initial_val,
