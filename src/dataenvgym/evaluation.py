@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from dataenvgym.protocols import Domain, Student
+from dataenvgym.protocols import BatchDomain, Domain, Student
 from dataenvgym.types import (
     EvaluatedInstance,
     EvaluationResult,
@@ -65,9 +65,12 @@ class DomainEvaluator:
             raise RuntimeError(
                 f"student returned {len(predictions)} answers for {len(instances)} instances"
             )
+        if isinstance(self.domain, BatchDomain):  # e.g. code: one sandbox run per chunk
+            scores = self.domain.score_many(instances, predictions)
+        else:
+            scores = [self.domain.score(i, p) for i, p in zip(instances, predictions, strict=True)]
         evaluated = []
-        for instance, prediction in zip(instances, predictions, strict=True):
-            score = self.domain.score(instance, prediction)
+        for instance, prediction, score in zip(instances, predictions, scores, strict=True):
             evaluated.append(
                 EvaluatedInstance(
                     instance=instance,

@@ -145,6 +145,25 @@ class Domain(Protocol):
 
 
 @runtime_checkable
+class BatchDomain(Protocol):
+    """A domain that scores and verifies many items at once (e.g. by running code).
+
+    Evaluators and environments use these methods instead of one call per item when a
+    domain has them; the results must equal :meth:`Domain.score` and :meth:`Domain.verify`.
+    """
+
+    def score_many(
+        self, instances: Sequence[TaskInstance], predictions: Sequence[str]
+    ) -> list[Score]:
+        """Scores of ``predictions``, in order."""
+        ...
+
+    def verify_many(self, data: Sequence[TrainingDatum]) -> list[str | None]:
+        """For each datum, why it is wrong, or ``None`` when it is right."""
+        ...
+
+
+@runtime_checkable
 class ProceduralDomain(Domain, Protocol):
     """A built-in domain that can also generate data and a skewed pretraining mix."""
 

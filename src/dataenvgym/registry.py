@@ -21,8 +21,12 @@ from dataenvgym.agents.policies import (
 )
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
+from dataenvgym.domains.code.domain import TINY_STUDENT_DEFAULTS as CODE_TINY_DEFAULTS
+from dataenvgym.domains.code.domain import CodeConfig, CodeDomain
 from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDomain
 from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
+from dataenvgym.domains.tooluse.domain import TINY_STUDENT_DEFAULTS as TOOLUSE_TINY_DEFAULTS
+from dataenvgym.domains.tooluse.domain import ToolUseConfig, ToolUseDomain
 from dataenvgym.envs.base import EnvConfig, TeacherEnv
 from dataenvgym.envs.open_ended import OpenEndedEnv
 from dataenvgym.envs.skill_list import SkillListEnv
@@ -54,6 +58,16 @@ DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
     "jsonl": lambda cfg: TaskFileDomain(TaskFileConfig(**cfg)),
     "math": lambda cfg: MathDomain(MathConfig(**cfg)),
     "gsm8k": lambda cfg: GSM8KDomain(GSM8KConfig(**cfg)),
+    "code": lambda cfg: CodeDomain(CodeConfig(**cfg)),
+    "tool-use": lambda cfg: ToolUseDomain(ToolUseConfig(**cfg)),
+}
+
+#: (student kind, domain) -> settings that student gets on that domain unless the run sets
+#: them: ``{"student": {...}, "pretrain": {...}}``. Code and tool use need a longer context
+#: than arithmetic's 48 characters.
+STUDENT_DEFAULTS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("tiny", "code"): {"student": CODE_TINY_DEFAULTS},
+    ("tiny", "tool-use"): {"student": TOOLUSE_TINY_DEFAULTS},
 }
 
 
@@ -163,8 +177,12 @@ def make_env(
     env_cls = _choose("environment", env, ENVS)
     domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
     entry: StudentEntry = _choose("student", student, STUDENTS)
+    defaults = STUDENT_DEFAULTS.get((student, domain_obj.name), {})
     try:
-        factory = entry.build(_as_dict(student_config), _as_dict(pretrain_config))
+        factory = entry.build(
+            {**defaults.get("student", {}), **_as_dict(student_config)},
+            {**defaults.get("pretrain", {}), **_as_dict(pretrain_config)},
+        )
         trainer = make_trainer(TrainerConfig.model_validate(trainer_config or {}))
         config = EnvConfig.model_validate(env_config or {})
     except ValidationError as err:

@@ -19,6 +19,7 @@ from dataenvgym.envs.spaces import ModelSpace
 from dataenvgym.errors import InvalidActionError
 from dataenvgym.evaluation import DomainEvaluator
 from dataenvgym.protocols import (
+    BatchDomain,
     Domain,
     Evaluator,
     SkillDiscovery,
@@ -214,8 +215,12 @@ class TeacherEnv(gym.Env[ObsT, ActT], Generic[ObsT, ActT]):
         """Drop failed verification, copies of evaluation prompts and duplicates; tag the rest."""
         dropped = Counter[str]()
         kept: list[TrainingDatum] = []
-        for datum in data:
-            if self.domain.verify(datum) is not None:
+        if isinstance(self.domain, BatchDomain):  # e.g. code: verified in a few sandbox runs
+            verdicts = self.domain.verify_many(data)
+        else:
+            verdicts = [self.domain.verify(datum) for datum in data]
+        for datum, verdict in zip(data, verdicts, strict=True):
+            if verdict is not None:
                 dropped["failed_verification"] += 1
             elif datum.prompt in self._eval_prompts:
                 dropped["contaminated"] += 1

@@ -10,6 +10,8 @@ DOMAIN_ID_NAMES = {
     "jsonl": "TaskFile",
     "math": "MATH",
     "gsm8k": "GSM8K",
+    "code": "Code",
+    "tool-use": "ToolUse",
 }
 
 

@@ -1,0 +1,464 @@
+"""The built-in code tasks: short descriptions, one-expression solutions, hidden tests.
+
+A task is "write the body of ``f`` from a description". The description is one short line
+(``keep items above 41``), the solution is the expression ``f`` returns
+(``[x for x in a if x>41]``): short enough that a character-level student of about a million
+parameters can write it, yet real Python that is run against hidden tests.
+
+Every subskill is a small set of :class:`Template` s. A template is a description pattern with
+typed placeholders, the solution's pattern, a *reference function* written independently of
+the solution text (so running the solution against tests computed by the reference checks
+the template itself) and an input sampler that puts the inputs where the parameters matter
+(values around a threshold, strings that contain the letter to replace). Because the pattern
+can be parsed back, any datum's prompt determines its tests: the verifier never has to trust
+tests that came with a datum.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Params = dict[str, Any]
+Reference = Callable[[Any], Any]
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Template:
+    """One description pattern of a subskill.
+
+    Attributes:
+        prompt: Description with ``{name}`` placeholders (``keep items above {n}``).
+        solution: The returned expression, same placeholders.
+        arg: The argument's name in ``def f(<arg>)``.
+        params: Draws the placeholders' values.
+        reference: Params -> the function the solution must compute.
+        inputs: (rng, params) -> test inputs that discriminate wrong solutions.
+    """
+
+    prompt: str
+    solution: str
+    arg: str
+    params: Callable[[random.Random], Params]
+    reference: Callable[[Params], Reference]
+    inputs: Callable[[random.Random, Params], list[Any]]
+
+    def render(self, params: Params) -> tuple[str, str]:
+        """The prompt and the reference solution for ``params``."""
+        return fill(self.prompt, params), fill(self.solution, params)
+
+    def pattern(self) -> re.Pattern[str]:
+        """A regex that matches this template's prompts and captures the placeholders."""
+        out, last = [], 0
+        for match in _PLACEHOLDER.finditer(self.prompt):
+            out.append(re.escape(self.prompt[last : match.start()]))
+            name = match.group(1)
+            kind = r"[a-z]+" if name in _TEXT_PARAMS else r"\d+"
+            out.append(f"(?P<{name}>{kind})")
+            last = match.end()
+        out.append(re.escape(self.prompt[last:]))
+        return re.compile("^" + "".join(out) + "$")
+
+    def parse(self, prompt: str) -> Params | None:
+        """The parameters of ``prompt`` if it is one of this template's, else ``None``."""
+        match = self.pattern().match(prompt)
+        if match is None:
+            return None
+        params: Params = {
+            k: (v if k in _TEXT_PARAMS else int(v)) for k, v in match.groupdict().items()
+        }
+        # Only the canonical spelling (no leading zeros) is a prompt of this template.
+        return params if fill(self.prompt, params) == prompt else None
+
+
+def fill(text: str, params: Params) -> str:
+    """Replace ``{name}`` placeholders; other braces (dict displays) stay as they are."""
+    return _PLACEHOLDER.sub(
+        lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), text
+    )
+
+
+#: Placeholders that hold text rather than integers.
+_TEXT_PARAMS = {"c", "d", "w"}
+
+
+def _ints(rng: random.Random, low: int, high: int, size: tuple[int, int] = (3, 7)) -> list[int]:
+    return [rng.randint(low, high) for _ in range(rng.randint(*size))]
+
+
+def _around(rng: random.Random, centre: int, spread: int = 12) -> list[int]:
+    """A list with values on both sides of ``centre`` (and often ``centre`` itself)."""
+    values = _ints(rng, max(0, centre - spread), centre + spread)
+    if rng.random() < 0.5:
+        values[rng.randrange(len(values))] = centre
+    return values
+
+
+def _word(rng: random.Random, letters: str = _LETTERS, size: tuple[int, int] = (4, 9)) -> str:
+    return "".join(rng.choice(letters) for _ in range(rng.randint(*size)))
+
+
+def _lists_around(key: str) -> Callable[[random.Random, Params], list[Any]]:
+    """Lists around the parameter that hold it, and one more and one less than it, so an
+    off-by-one condition (``>=`` for ``>``, ``n+1`` for ``n``) fails some test."""
+
+    def sample(rng: random.Random, p: Params) -> list[Any]:
+        lists = [_around(rng, p[key]) for _ in range(4)]
+        for values, edge in zip(lists, (p[key], p[key] + 1, p[key] - 1), strict=False):
+            if edge >= 0:
+                values.insert(rng.randrange(len(values) + 1), edge)
+        return lists
+
+    return sample
+
+
+def _lists(low: int, high: int) -> Callable[[random.Random, Params], list[Any]]:
+    def sample(rng: random.Random, p: Params) -> list[Any]:
+        return [_ints(rng, low, high) for _ in range(4)]
+
+    return sample
+
+
+def _ranged(**ranges: tuple[int, int]) -> Callable[[random.Random], Params]:
+    def draw(rng: random.Random) -> Params:
+        return {k: rng.randint(lo, hi) for k, (lo, hi) in ranges.items()}
+
+    return draw
+
+
+def _remainder_params(rng: random.Random) -> Params:
+    k = rng.randint(2, 60)
+    return {"k": k, "r": rng.randrange(k)}
+
+
+def _slice_params(rng: random.Random) -> Params:
+    i = rng.randint(0, 20)
+    return {"i": i, "j": rng.randint(i + 1, i + 30)}
+
+
+def _letter_pair(rng: random.Random) -> Params:
+    c, d = rng.sample(_LETTERS, 2)
+    return {"c": c, "d": d}
+
+
+def _strings_with(rng: random.Random, p: Params) -> list[Any]:
+    out = []
+    for _ in range(4):
+        word = list(_word(rng, _LETTERS[:8] + p["c"] * 3))
+        out.append("".join(word))
+    return out
+
+
+def _strings(rng: random.Random, p: Params) -> list[Any]:
+    return [_word(rng, _LETTERS, (2, 40)) for _ in range(4)]
+
+
+def _ints_around(rng: random.Random, p: Params) -> list[Any]:
+    return [*_around(rng, p["n"], 5)[:4], p["n"], p["n"] + 1]
+
+
+def _parity_inputs(rng: random.Random, p: Params) -> list[Any]:
+    return [rng.randint(0, 500) * 2, rng.randint(0, 500) * 2 + 1, rng.randint(0, 999), 0]
+
+
+def _counts_around(rng: random.Random, p: Params) -> list[Any]:
+    out = []
+    for _ in range(4):
+        values = _around(rng, p["n"], 4)
+        out.append(values + values[: rng.randint(0, len(values))])  # repeats to count
+    return out
+
+
+#: skill -> subskill -> (description, templates). Descriptions are what engines and teachers
+#: read; the templates are what the generators draw.
+CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
+    "filtering": {
+        "threshold": (
+            "keep the items above or below a number",
+            [
+                Template(
+                    "keep items above {n}",
+                    "[x for x in a if x>{n}]",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: [x for x in a if x > p["n"]],
+                    _lists_around("n"),
+                ),
+                Template(
+                    "keep items below {n}",
+                    "[x for x in a if x<{n}]",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: [x for x in a if x < p["n"]],
+                    _lists_around("n"),
+                ),
+            ],
+        ),
+        "remainder": (
+            "keep the items with a given remainder",
+            [
+                Template(
+                    "keep items equal to {r} mod {k}",
+                    "[x for x in a if x%{k}=={r}]",
+                    "a",
+                    _remainder_params,
+                    lambda p: lambda a: [x for x in a if x % p["k"] == p["r"]],
+                    lambda rng, p: [
+                        [rng.randint(0, 20) * p["k"] + rng.choice([p["r"], 0, 1]) for _ in range(6)]
+                        for _ in range(4)
+                    ],
+                ),
+            ],
+        ),
+    },
+    "mapping": {
+        "scale": (
+            "multiply or shift every item by a constant",
+            [
+                Template(
+                    "multiply each by {k}",
+                    "[x*{k} for x in a]",
+                    "a",
+                    _ranged(k=(2, 999)),
+                    lambda p: lambda a: [x * p["k"] for x in a],
+                    _lists(0, 99),
+                ),
+                Template(
+                    "add {k} to each",
+                    "[x+{k} for x in a]",
+                    "a",
+                    _ranged(k=(2, 999)),
+                    lambda p: lambda a: [x + p["k"] for x in a],
+                    _lists(0, 99),
+                ),
+            ],
+        ),
+        "affine": (
+            "multiply every item, then add a constant",
+            [
+                Template(
+                    "each times {k} plus {m}",
+                    "[x*{k}+{m} for x in a]",
+                    "a",
+                    _ranged(k=(2, 30), m=(1, 99)),
+                    lambda p: lambda a: [x * p["k"] + p["m"] for x in a],
+                    _lists(0, 99),
+                ),
+            ],
+        ),
+    },
+    "aggregation": {
+        "extreme": (
+            "the largest or smallest item, shifted",
+            [
+                Template(
+                    "largest item plus {m}",
+                    "max(a)+{m}",
+                    "a",
+                    _ranged(m=(1, 999)),
+                    lambda p: lambda a: max(a) + p["m"],
+                    _lists(0, 999),
+                ),
+                Template(
+                    "smallest item minus {m}",
+                    "min(a)-{m}",
+                    "a",
+                    _ranged(m=(1, 999)),
+                    lambda p: lambda a: min(a) - p["m"],
+                    _lists(0, 999),
+                ),
+            ],
+        ),
+        "conditional_sum": (
+            "sum or count the items above a number",
+            [
+                Template(
+                    "sum of items above {n}",
+                    "sum(x for x in a if x>{n})",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: sum(x for x in a if x > p["n"]),
+                    _lists_around("n"),
+                ),
+                Template(
+                    "count items above {n}",
+                    "len([x for x in a if x>{n}])",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: sum(1 for x in a if x > p["n"]),
+                    _lists_around("n"),
+                ),
+            ],
+        ),
+    },
+    "strings": {
+        "slice": (
+            "a slice of the string",
+            [
+                Template(
+                    "chars {i} to {j} of s",
+                    "s[{i}:{j}]",
+                    "s",
+                    _slice_params,
+                    lambda p: lambda s: s[p["i"] : p["j"]],
+                    _strings,
+                ),
+            ],
+        ),
+        "replace": (
+            "replace or remove a letter",
+            [
+                Template(
+                    "replace {c} with {d} in s",
+                    "s.replace('{c}','{d}')",
+                    "s",
+                    _letter_pair,
+                    lambda p: lambda s: "".join(p["d"] if ch == p["c"] else ch for ch in s),
+                    _strings_with,
+                ),
+                Template(
+                    "remove every {c} from s",
+                    "s.replace('{c}','')",
+                    "s",
+                    lambda rng: {"c": rng.choice(_LETTERS)},
+                    lambda p: lambda s: "".join(ch for ch in s if ch != p["c"]),
+                    _strings_with,
+                ),
+            ],
+        ),
+    },
+    "conditionals": {
+        "pick": (
+            "one of two values, depending on a threshold",
+            [
+                Template(
+                    "{p} when x exceeds {n}, else {q}",
+                    "{p} if x>{n} else {q}",
+                    "x",
+                    _ranged(p=(0, 99), n=(0, 99), q=(0, 99)),
+                    lambda p: lambda x: p["p"] if x > p["n"] else p["q"],
+                    _ints_around,
+                ),
+            ],
+        ),
+        "parity": (
+            "a different formula for even and odd numbers",
+            [
+                Template(
+                    "half x if even, else {k}x+{m}",
+                    "x//2 if x%2==0 else {k}*x+{m}",
+                    "x",
+                    _ranged(k=(2, 9), m=(1, 99)),
+                    lambda p: lambda x: x // 2 if x % 2 == 0 else p["k"] * x + p["m"],
+                    _parity_inputs,
+                ),
+            ],
+        ),
+    },
+    "index_loops": {
+        "indices": (
+            "the positions of the items above a number",
+            [
+                Template(
+                    "indices of items above {n}",
+                    "[i for i in range(len(a)) if a[i]>{n}]",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: [i for i, x in enumerate(a) if x > p["n"]],
+                    _lists_around("n"),
+                ),
+            ],
+        ),
+        "weighted": (
+            "every item plus a multiple of its index",
+            [
+                Template(
+                    "each plus {k} times its index",
+                    "[a[i]+{k}*i for i in range(len(a))]",
+                    "a",
+                    _ranged(k=(2, 999)),
+                    lambda p: lambda a: [x + p["k"] * i for i, x in enumerate(a)],
+                    _lists(0, 99),
+                ),
+            ],
+        ),
+    },
+    "counting": {
+        "item_counts": (
+            "a dict counting each item above a number",
+            [
+                Template(
+                    "count each item above {n}",
+                    "{x:a.count(x) for x in a if x>{n}}",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: {x: a.count(x) for x in a if x > p["n"]},
+                    _counts_around,
+                ),
+            ],
+        ),
+        "remainder_counts": (
+            "a dict counting the items per remainder",
+            [
+                Template(
+                    "count items mod {k} above {n}",
+                    "{r:sum(x%{k}==r for x in a if x>{n}) for r in range({k})}",
+                    "a",
+                    _ranged(k=(2, 9), n=(0, 99)),
+                    lambda p: (
+                        lambda a: {
+                            r: len([x for x in a if x > p["n"] and x % p["k"] == r])
+                            for r in range(p["k"])
+                        }
+                    ),
+                    _lists_around("n"),
+                ),
+            ],
+        ),
+    },
+    "sorting": {
+        "by_remainder": (
+            "sort by the remainder modulo a number",
+            [
+                Template(
+                    "sort by remainder mod {k}",
+                    "sorted(a,key=lambda x:x%{k})",
+                    "a",
+                    _ranged(k=(2, 999)),
+                    lambda p: lambda a: sorted(a, key=lambda x: x % p["k"]),
+                    lambda rng, p: [_ints(rng, 0, 3 * p["k"], (4, 7)) for _ in range(4)],
+                ),
+            ],
+        ),
+        "by_distance": (
+            "sort by the distance to a number",
+            [
+                Template(
+                    "sort by distance to {n}",
+                    "sorted(a,key=lambda x:abs(x-{n}))",
+                    "a",
+                    _ranged(n=(0, 999)),
+                    lambda p: lambda a: sorted(a, key=lambda x: abs(x - p["n"])),
+                    lambda rng, p: [_around(rng, p["n"], 30) for _ in range(4)],
+                ),
+            ],
+        ),
+    },
+}
+
+SKILL_DESCRIPTIONS = {
+    "filtering": "list filtering with a condition",
+    "mapping": "transforming every item of a list",
+    "aggregation": "reducing a list to one number",
+    "strings": "string manipulation",
+    "conditionals": "choosing a value with a condition",
+    "index_loops": "loops over the indices of a list",
+    "counting": "counting with dicts",
+    "sorting": "sorting with a key",
+}

@@ -1,0 +1,222 @@
+"""The built-in tool-use domain: answer a short query with a plan of 1-3 tool calls.
+
+5 skills (tool families), 12 subskills (tool combinations; see
+:mod:`~dataenvgym.domains.tooluse.templates`). The student writes the plan in the fixed text
+format of :mod:`~dataenvgym.domains.tooluse.tools`; scoring has two parts:
+
+* **plan accuracy** (MnMs' tool-sequence exactness): the predicted tool names, in order, equal
+  the gold plan's;
+* **answer accuracy**: executing the predicted plan gives the gold plan's answer.
+
+``correct`` needs both; ``partial`` is their mean. Plans are parsed and run by our own
+executor, never as Python, so no sandbox is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dataenvgym.domains.tooluse.templates import (
+    CATALOGUE,
+    SKILL_DESCRIPTIONS,
+    Params,
+    QueryTemplate,
+)
+from dataenvgym.domains.tooluse.tools import run_plan
+from dataenvgym.types import Score, Skill, TaskInstance, TrainingDatum, subskill_key
+
+NAME = "tool-use"
+
+#: Five one-call subskills the base student should master, five two-call ones it sees a
+#: little of, and two it barely sees (three calls; a two-date query).
+DEFAULT_PRETRAINING_MIX: dict[str, float] = {
+    "calculator/one_op": 0.16,
+    "units/convert": 0.16,
+    "lookup/field": 0.16,
+    "dates/shift": 0.16,
+    "text/single": 0.16,
+    "calculator/two_ops": 0.03,
+    "units/convert_scale": 0.03,
+    "lookup/field_convert": 0.03,
+    "dates/weekday": 0.03,
+    "text/chain": 0.03,
+    "lookup/compare": 0.005,
+    "dates/span": 0.005,
+}
+
+#: The tiny student's context for this domain (queries up to 36 characters, plans up to 50).
+TINY_STUDENT_DEFAULTS: dict[str, Any] = {"max_len": 96, "max_new_tokens": 56}
+
+
+class ToolUseConfig(BaseModel):
+    """Sizes of the tool-use splits and the base student's mix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    val_per_subskill: int = Field(default=80, ge=1, description="Validation items per subskill.")
+    test_per_subskill: int = Field(default=80, ge=1, description="Test items per subskill.")
+    pretraining_mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRETRAINING_MIX))
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query recognised as one template with its parameters."""
+
+    skill: str
+    subskill: str
+    template: QueryTemplate
+    params: Params
+
+
+def parse_query(prompt: str) -> ParsedQuery | None:
+    """Which template and parameters ``prompt`` is, or ``None``."""
+    for skill, subs in CATALOGUE.items():
+        for subskill, (_, templates) in subs.items():
+            for template in templates:
+                params = template.parse(prompt)
+                if params is not None:
+                    return ParsedQuery(skill, subskill, template, params)
+    return None
+
+
+def plan_scores(gold_plan: str, prediction: str) -> tuple[bool, bool]:
+    """(tool sequence exact, answer right) of ``prediction`` against ``gold_plan``."""
+    gold_tools, gold_answer = run_plan(gold_plan)
+    tools, answer = run_plan(prediction)
+    return tools == gold_tools, answer is not None and answer == gold_answer
+
+
+def datum_id(prompt: str, response: str) -> str:
+    """A content-derived id, so identical data get identical ids."""
+    return hashlib.sha1(f"{NAME}\x00{prompt}\x00{response}".encode()).hexdigest()[:16]
+
+
+class ToolUseDomain:
+    """Built-in tool use: 5 skills, 12 subskills; plan accuracy and executed answers."""
+
+    name = NAME
+
+    def __init__(self, config: ToolUseConfig | None = None) -> None:
+        self.config = config or ToolUseConfig()
+
+    def skills(self) -> list[Skill]:
+        return [
+            Skill(
+                name=skill,
+                description=SKILL_DESCRIPTIONS[skill],
+                subskills={sub: desc for sub, (desc, _) in subs.items()},
+            )
+            for skill, subs in CATALOGUE.items()
+        ]
+
+    def _draw(self, skill: str, subskill: str, rng: random.Random) -> tuple[str, str]:
+        try:
+            templates = CATALOGUE[skill][subskill][1]
+        except KeyError:
+            known = ", ".join(subskill_key(s, u) for s, subs in CATALOGUE.items() for u in subs)
+            raise KeyError(
+                f"unknown tool-use subskill {skill}/{subskill}; known: {known}"
+            ) from None
+        template = rng.choice(templates)
+        return template.render(template.params(rng))
+
+    def splits(self, seed: int) -> tuple[list[TaskInstance], list[TaskInstance]]:
+        """Balanced per subskill; every query appears at most once across both splits."""
+        val: list[TaskInstance] = []
+        test: list[TaskInstance] = []
+        n_val, n_test = self.config.val_per_subskill, self.config.test_per_subskill
+        for skill, subs in CATALOGUE.items():
+            for subskill in subs:
+                rng = random.Random(f"tool-use-splits:{seed}:{skill}/{subskill}")
+                seen: dict[str, str] = {}
+                attempts = 0
+                while len(seen) < n_val + n_test:
+                    prompt, plan = self._draw(skill, subskill, rng)
+                    seen.setdefault(prompt, plan)
+                    attempts += 1
+                    if attempts > 50 * (n_val + n_test):
+                        raise ValueError(f"{skill}/{subskill} has too few distinct queries")
+                for index, (prompt, plan) in enumerate(seen.items()):
+                    split, target = ("val", val) if index < n_val else ("test", test)
+                    tools, answer = run_plan(plan)
+                    target.append(
+                        TaskInstance(
+                            id=f"{split}-{skill}-{subskill}-{index:04d}",
+                            domain=NAME,
+                            prompt=prompt,
+                            answer=plan,
+                            skill=skill,
+                            subskill=subskill,
+                            metadata={"tools": tools, "result": answer},
+                        )
+                    )
+        return val, test
+
+    def score(self, instance: TaskInstance, prediction: str) -> Score:
+        tools_exact, answer_right = plan_scores(instance.answer, prediction)
+        return Score(
+            correct=tools_exact and answer_right, partial=(tools_exact + answer_right) / 2
+        )
+
+    def plan_accuracy(
+        self, instances: Sequence[TaskInstance], predictions: Sequence[str]
+    ) -> dict[str, float]:
+        """MnMs-style summary: tool-sequence exactness and answer accuracy, over a split."""
+        pairs = [
+            plan_scores(i.answer, p) for i, p in zip(instances, predictions, strict=True)
+        ]
+        n = max(1, len(pairs))
+        return {
+            "plan_accuracy": sum(t for t, _ in pairs) / n,
+            "answer_accuracy": sum(a for _, a in pairs) / n,
+        }
+
+    def verify(self, datum: TrainingDatum) -> str | None:
+        """Right when the query is one of ours and the plan is its gold plan's equal.
+
+        Equal means: the same tools in the same order, and the same executed answer.
+        """
+        query = parse_query(datum.prompt)
+        if query is None:
+            return f"not a tool-use query: {datum.prompt!r}"
+        labelled = (datum.skill, datum.subskill)
+        if datum.skill is not None and labelled != (query.skill, query.subskill):
+            return (
+                f"labelled {subskill_key(*labelled)} but {datum.prompt!r} is a "
+                f"{subskill_key(query.skill, query.subskill)} query"
+            )
+        gold = query.template.render(query.params)[1]
+        tools_exact, answer_right = plan_scores(gold, datum.response)
+        if not tools_exact:
+            return f"plan {datum.response!r} does not call the tools of {gold!r}"
+        if not answer_right:
+            return f"plan {datum.response!r} does not give the answer of {gold!r}"
+        return None
+
+    def generate(
+        self, skill: str, subskill: str, count: int, rng: random.Random
+    ) -> list[TrainingDatum]:
+        data = []
+        for _ in range(count):
+            prompt, plan = self._draw(skill, subskill, rng)
+            data.append(
+                TrainingDatum(
+                    id=datum_id(prompt, plan),
+                    domain=NAME,
+                    prompt=prompt,
+                    response=plan,
+                    skill=skill,
+                    subskill=subskill,
+                    source="procedural",
+                )
+            )
+        return data
+
+    def pretraining_mix(self) -> dict[str, float]:
+        return dict(self.config.pretraining_mix)
