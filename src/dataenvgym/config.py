@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from dataenvgym.envs.registration import default_student
 from dataenvgym.errors import ConfigError
 from dataenvgym.training import TrainerConfig
 
@@ -29,7 +30,9 @@ class RunConfig(BaseModel):
     env: EnvName = Field(default="skill-tree", description="Which teacher environment.")
     domain: str = Field(default="arithmetic", description="Which domain (see `list`).")
     agent: str = Field(default="with-state", description="Which teacher agent.")
-    student: str = Field(default="tiny", description="Which student.")
+    student: str | None = Field(
+        default=None, description="Which student; None: the domain's own (tiny-vqa for vqa)."
+    )
     seed: int = Field(default=0, description="Seeds splits, student, data and training.")
     iterations: int = Field(default=5, ge=1, description="Teaching iterations (steps).")
     budget: int = Field(default=384, ge=1, description="Training data per iteration.")
@@ -73,6 +76,13 @@ class RunConfig(BaseModel):
         ):
             raise ValueError("use 'procedural' or 'openai:MODEL'")
         return value
+
+    @model_validator(mode="after")
+    def _domain_default_student(self) -> RunConfig:
+        # Resolved here, so a run folder's config.yaml names the student that ran.
+        if self.student is None:
+            self.student = default_student(self.domain)
+        return self
 
     @model_validator(mode="after")
     def _llm_skills_need_llm_teacher(self) -> RunConfig:

@@ -27,8 +27,10 @@ from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDo
 from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
 from dataenvgym.domains.tooluse.domain import TINY_STUDENT_DEFAULTS as TOOLUSE_TINY_DEFAULTS
 from dataenvgym.domains.tooluse.domain import ToolUseConfig, ToolUseDomain
+from dataenvgym.domains.vqa.domain import VQAConfig, VQADomain
 from dataenvgym.envs.base import EnvConfig, TeacherEnv
 from dataenvgym.envs.open_ended import OpenEndedEnv
+from dataenvgym.envs.registration import default_student
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError
@@ -41,6 +43,8 @@ from dataenvgym.protocols import (
 )
 from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
+from dataenvgym.students.vqa import VQAStudentConfig
+from dataenvgym.students.vqa_factory import VQAPretrainConfig, VQAStudentFactory
 from dataenvgym.training import TrainerConfig, make_trainer
 from dataenvgym.types import Skill
 
@@ -56,6 +60,7 @@ ENVS: dict[str, type[TeacherEnv[Any, Any]]] = {
 DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
     "arithmetic": lambda cfg: ArithmeticDomain(ArithmeticConfig(**cfg)),
     "jsonl": lambda cfg: TaskFileDomain(TaskFileConfig(**cfg)),
+    "vqa": lambda cfg: VQADomain(VQAConfig(**cfg)),
     "math": lambda cfg: MathDomain(MathConfig(**cfg)),
     "gsm8k": lambda cfg: GSM8KDomain(GSM8KConfig(**cfg)),
     "code": lambda cfg: CodeDomain(CodeConfig(**cfg)),
@@ -92,6 +97,15 @@ def _tiny_student(
     )
 
 
+def _tiny_vqa_student(
+    student_config: dict[str, Any], pretrain_config: dict[str, Any]
+) -> StudentFactory:
+    return VQAStudentFactory(
+        VQAStudentConfig.model_validate(student_config),
+        VQAPretrainConfig.model_validate(pretrain_config),
+    )
+
+
 def _hf_student(student_config: dict[str, Any], pretrain_config: dict[str, Any]) -> StudentFactory:
     from dataenvgym.students.hf import HFStudentConfig, HFStudentFactory
 
@@ -106,6 +120,10 @@ def _hf_student(student_config: dict[str, Any], pretrain_config: dict[str, Any])
 STUDENTS: dict[str, StudentEntry] = {
     "tiny": StudentEntry(
         "character-level GPT trained from scratch on CPU (built in)", _tiny_student
+    ),
+    "tiny-vqa": StudentEntry(
+        "CNN image encoder + GRU question encoder + answer head, trained on CPU (built in)",
+        _tiny_vqa_student,
     ),
     "hf": StudentEntry(
         "any transformers causal LM with a LoRA adapter (default: packaged SmolLM2-135M)",
@@ -130,11 +148,11 @@ def _choose(kind: str, name: str, options: dict[str, Any]) -> Any:
     return options[name]
 
 
-def check_names(*, domain: str, agent: str, student: str) -> None:
+def check_names(*, domain: str, agent: str, student: str | None) -> None:
     """Raise :class:`ConfigError` naming the choices if any name is unknown."""
     _choose("domain", domain, DOMAINS)
     _choose("agent", agent, AGENTS)
-    _choose("student", student, STUDENTS)
+    _choose("student", student or default_student(domain), STUDENTS)
 
 
 def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
@@ -158,7 +176,7 @@ def make_env(
     env: str = "skill-tree",
     domain: str | Domain = "arithmetic",
     *,
-    student: str = "tiny",
+    student: str | None = None,
     env_config: EnvConfig | dict[str, Any] | None = None,
     trainer_config: TrainerConfig | dict[str, Any] | None = None,
     student_config: BaseModel | dict[str, Any] | None = None,
@@ -171,11 +189,15 @@ def make_env(
 
     This is the entry point behind every registered id, so
     ``gymnasium.make("dataenvgym/Arithmetic-SkillTree-v0", env_config={"max_iterations": 3})``
-    accepts the same keywords. ``skill_discovery`` replaces the domain's gold skills (e.g.
+    accepts the same keywords. ``student`` defaults to the domain's own (``tiny`` for text
+    domains, ``tiny-vqa`` for VQA; see ``envs.registration.DEFAULT_STUDENTS``).
+    ``skill_discovery`` replaces the domain's gold skills (e.g.
     :class:`dataenvgym.skills.llm.LLMSkillDiscovery`).
     """
     env_cls = _choose("environment", env, ENVS)
     domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
+    if student is None:
+        student = default_student(domain if isinstance(domain, str) else domain_obj.name)
     entry: StudentEntry = _choose("student", student, STUDENTS)
     defaults = STUDENT_DEFAULTS.get((student, domain_obj.name), {})
     try:

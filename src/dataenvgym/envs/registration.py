@@ -8,11 +8,19 @@ ENV_ID_NAMES = {"open-ended": "OpenEnded", "skill-list": "SkillList", "skill-tre
 DOMAIN_ID_NAMES = {
     "arithmetic": "Arithmetic",
     "jsonl": "TaskFile",
-    "math": "MATH",
-    "gsm8k": "GSM8K",
+    "vqa": "VQA",
     "code": "Code",
     "tool-use": "ToolUse",
+    "math": "MATH",
+    "gsm8k": "GSM8K",
 }
+#: The student a domain gets when none is named; a domain not listed gets "tiny".
+DEFAULT_STUDENTS: dict[str, str] = {"vqa": "tiny-vqa", "math": "hf", "gsm8k": "hf"}
+
+
+def default_student(domain: str) -> str:
+    """The student kind a run of ``domain`` uses when the config names none."""
+    return DEFAULT_STUDENTS.get(domain, "tiny")
 
 
 def env_id(env: str, domain: str) -> str:

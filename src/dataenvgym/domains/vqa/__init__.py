@@ -1,0 +1,1 @@
+"""Visual question answering: rendered scenes (built in), easy-vqa and GQA loaders."""
