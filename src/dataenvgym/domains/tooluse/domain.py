@@ -160,17 +160,13 @@ class ToolUseDomain:
 
     def score(self, instance: TaskInstance, prediction: str) -> Score:
         tools_exact, answer_right = plan_scores(instance.answer, prediction)
-        return Score(
-            correct=tools_exact and answer_right, partial=(tools_exact + answer_right) / 2
-        )
+        return Score(correct=tools_exact and answer_right, partial=(tools_exact + answer_right) / 2)
 
     def plan_accuracy(
         self, instances: Sequence[TaskInstance], predictions: Sequence[str]
     ) -> dict[str, float]:
         """MnMs-style summary: tool-sequence exactness and answer accuracy, over a split."""
-        pairs = [
-            plan_scores(i.answer, p) for i, p in zip(instances, predictions, strict=True)
-        ]
+        pairs = [plan_scores(i.answer, p) for i, p in zip(instances, predictions, strict=True)]
         n = max(1, len(pairs))
         return {
             "plan_accuracy": sum(t for t, _ in pairs) / n,

@@ -31,8 +31,8 @@ _KINDS = {
 }
 #: Words are drawn from syllables: a space of about 10^5 words, so a subskill never runs out
 #: of distinct queries.
-_ONSETS = "b c d f g k l m n p r s t v z".split()
-_VOWELS = "a e i o u".split()
+_ONSETS = "bcdfgklmnprstvz"
+_VOWELS = "aeiou"
 _FIELD_WORDS = {"price": "price", "weight": "weight", "stock": "stock", "length": "length"}
 _UNIT_PAIRS = [
     ("km", "mi"),
