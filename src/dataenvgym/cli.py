@@ -18,6 +18,7 @@ from dataenvgym import sweep_command
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
+from dataenvgym.leaderboard import command as leaderboard_command
 from dataenvgym.report import commands as report_commands
 
 app = typer.Typer(
@@ -356,6 +357,7 @@ def list_components() -> None:
 
 report_commands.register(app)  # report, analyze, export
 sweep_command.register(app)  # sweep
+leaderboard_command.register(app)  # leaderboard
 
 
 def main() -> None:  # pragma: no cover - console entry point

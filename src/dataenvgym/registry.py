@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from dataenvgym.agents.base import Agent
+from dataenvgym.agents.oracle import make_oracle
+from dataenvgym.agents.plugins import build_custom_agent, is_custom_agent, load_factory
 from dataenvgym.agents.policies import (
     NoStatePolicy,
     OpenEndedStatePolicy,
@@ -139,6 +141,7 @@ _STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
 AGENTS = {
     "with-state": "reads the observation: progress × zone of proximal development, 15% floor",
     "no-state": "baseline: same budget, uniform over skills, ignores the observation",
+    "oracle": "PRIVILEGED upper bound: one-step look-ahead on the student, private test copy",
 }
 
 
@@ -151,7 +154,10 @@ def _choose(kind: str, name: str, options: dict[str, Any]) -> Any:
 def check_names(*, domain: str, agent: str, student: str | None) -> None:
     """Raise :class:`ConfigError` naming the choices if any name is unknown."""
     _choose("domain", domain, DOMAINS)
-    _choose("agent", agent, AGENTS)
+    if agent in AGENTS or not is_custom_agent(agent):
+        _choose("agent", agent, AGENTS)
+    else:
+        load_factory(agent)  # a user's agent (entry point or module:factory) must load
     _choose("student", student or default_student(domain), STUDENTS)
 
 
@@ -245,9 +251,20 @@ def make_agent(
             None uses the offline procedural teacher.
         catalogue: The skills the agent plans over (LLM teachers only; a callable for
             skills discovered at reset); default the domain's gold skills.
+
+    ``name`` may also be ``oracle`` (privileged; procedural domains only) or a user's agent:
+    an entry point of group ``dataenvgym.agents`` or a ``module:factory`` path (see
+    :mod:`dataenvgym.agents.plugins`).
     """
+    if name not in AGENTS and is_custom_agent(name):
+        _choose("environment", env, ENVS)
+        return build_custom_agent(name, env, domain)
     _choose("agent", name, AGENTS)
     _choose("environment", env, ENVS)
+    if name == "oracle":
+        if teacher is not None:
+            raise ConfigError("the oracle writes its own data: run it with teacher 'procedural'")
+        return make_oracle(domain)
     if teacher is not None:
         from dataenvgym.agents.llm import make_llm_agent
 

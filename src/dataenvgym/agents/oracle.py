@@ -1,0 +1,394 @@
+"""The oracle teacher: a privileged upper bound for the built-in (procedural) domains.
+
+It sees what no real teacher can: the student itself. Before each step it
+
+1. scores the student on a *private* copy of the test distribution: fresh items drawn from
+   the domain's own generators with the oracle's own seed, balanced per subskill like the
+   test split, never a validation or test item (their prompts are used only to exclude
+   them);
+2. looks one step ahead: copies of the student are trained by the environment's own
+   trainer (same steps, seed and replay) on candidate data for this step: uniform, and
+   allocations ∝ what each subskill gained under uniform, over a floor;
+3. submits the data of the candidate whose copy scores best on the private items. It
+   spends the same budget as every other agent.
+
+Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data where
+accuracy is lowest loses to uniform data (``CALIBRATION.md``) because out-of-reach subskills
+do not move. What a subskill *can gain* from data is the headroom that counts, and only the
+student can tell it. Per-subskill gains alone are not enough either: measured, an oracle that
+spent 80 % of a step ∝ gain² on carries and borrow chains lifted them by 50 points while
+no-carry addition fell from 1.00 to 0.64 (the student learnt to carry everywhere), and the
+next step undid it. So whole allocations are judged by the private accuracy they reach.
+The look-ahead costs up to three extra training steps per iteration.
+
+The oracle is marked ``privileged`` in every run folder, summary and table.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataenvgym.agents.allocation import largest_remainder
+from dataenvgym.agents.base import Agent
+from dataenvgym.agents.procedural import ProceduralEngine
+from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.protocols import ProceduralDomain, Student
+from dataenvgym.types import (
+    Action,
+    DataSpec,
+    NewSubskill,
+    Observation,
+    OpenEndedAction,
+    OpenEndedObservation,
+    SkillListAction,
+    SkillListObservation,
+    SkillRequest,
+    SkillTreeAction,
+    SkillTreeObservation,
+    TaskInstance,
+    TrainingDatum,
+    subskill_key,
+)
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """Knobs of the oracle.
+
+    Attributes:
+        private_per_subskill: Private items per subskill (the oracle's own test copy).
+        floors: One candidate allocation per floor (the share spread uniformly), besides
+            uniform itself; each is tried by training a copy of the student.
+        partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
+            tie-breaker between subskills whose exact accuracy has not moved yet.
+    """
+
+    private_per_subskill: int = 100
+    floors: tuple[float, ...] = (0.5, 0.25)
+    partial_weight: float = 0.25
+
+
+def oracle_allocation(gains: dict[str, float], budget: int, floor: float) -> dict[str, int]:
+    """Split ``budget`` over subskills: a uniform ``floor`` plus shares ∝ max(gain, 0).
+
+    With no positive gain anywhere the whole budget is uniform (the no-state allocation).
+    """
+    keys = sorted(gains)
+    if not keys:
+        return {}
+    scores = {k: max(gains[k], 0.0) for k in keys}
+    mass = sum(scores.values())
+    floor = floor if mass > 0 else 1.0
+    weights = {
+        k: floor / len(keys) + (1 - floor) * (scores[k] / mass if mass > 0 else 0.0) for k in keys
+    }
+    return largest_remainder(weights, budget)
+
+
+@dataclass
+class Candidate:
+    """One allocation the oracle tried on a copy of the student."""
+
+    label: str
+    counts: dict[str, int]
+    private_accuracy: float  # after training on its data: what the oracle maximises
+    data: list[TrainingDatum] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class LookAhead:
+    """What the oracle measured before one step (kept for reports and tests)."""
+
+    iteration: int
+    before: dict[str, tuple[float, float]]  # subskill -> (accuracy, partial), private items
+    gains: dict[str, float]  # per subskill, after one uniform step on a copy
+    candidates: list[Candidate]
+    chosen: Candidate
+
+    @property
+    def allocation(self) -> dict[str, int]:
+        return self.chosen.counts
+
+
+class OraclePolicy:
+    """Chooses each step's data by trying allocations on copies of the student.
+
+    1. Uniform data is trained into a copy with the environment's own trainer, seed and
+       replay; its per-subskill gains on the private items say what each subskill can
+       gain now (out-of-reach and mastered subskills gain nothing).
+    2. For each floor in ``config.floors``, an allocation ∝ those gains over that floor is
+       trained into another copy.
+    3. The candidate with the best private accuracy wins, and its very data are submitted,
+       so the look-ahead is the step itself (up to data the environment drops). Because
+       subskills interfere (feeding only carries teaches the student to carry where it
+       must not), allocations are judged by the whole private accuracy they reach, not by
+       per-subskill gains alone; uniform is always a candidate, so no step is worse than
+       uniform on the private items.
+
+    Needs :meth:`attach_env` after ``env.reset``.
+    """
+
+    def __init__(
+        self,
+        domain: ProceduralDomain,
+        engine: ProceduralEngine,
+        config: OracleConfig | None = None,
+    ) -> None:
+        self.domain = domain
+        self.engine = engine
+        self.config = config or OracleConfig()
+        self.catalogue = domain.skills()
+        self.seed = 0
+        self.env: TeacherEnv[Any, Any] | None = None
+        self.private: list[TaskInstance] = []
+        self.log: list[LookAhead] = []
+
+    @property
+    def units(self) -> list[str]:
+        return [subskill_key(s.name, sub) for s in self.catalogue for sub in s.subskills]
+
+    def reset(self, seed: int | None = None) -> None:
+        self.seed = seed or 0
+        self.log = []
+
+    # ------------------------------------------------------------------ privileged access
+
+    def attach_env(self, env: TeacherEnv[Any, Any]) -> None:
+        """Give the oracle the environment (its student and trainer) after ``env.reset``."""
+        self.env = env
+        excluded = {i.prompt for i in [*env.validation, *env.test]}
+        self.private = private_items(
+            self.domain, self.units, self.config.private_per_subskill, self.seed, excluded
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Checkpoints pickle the agent; the environment is re-attached on resume.
+        state = dict(self.__dict__)
+        state["env"], state["private"] = None, []
+        return state
+
+    # ------------------------------------------------------------------ planning
+
+    def choose(self, observation: Observation) -> Candidate:
+        """This step's allocation and data, from a one-step look-ahead."""
+        env = self._env()
+        budget = observation.budget_per_iteration
+        before = self._private_scores(env.student)
+        even = largest_remainder(dict.fromkeys(self.units, 1.0), budget)
+        uniform, after = self._try("uniform", even, tag=0)
+        gains = {
+            key: (after[key][0] - before[key][0])
+            + self.config.partial_weight * (after[key][1] - before[key][1])
+            for key in self.units
+        }
+        candidates = [uniform]
+        for tag, floor in enumerate(self.config.floors, start=1):
+            counts = oracle_allocation(gains, budget, floor)
+            if all(counts != c.counts for c in candidates):
+                candidates.append(self._try(f"floor {floor:g}", counts, tag=tag)[0])
+        chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
+        self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
+        return chosen
+
+    def plan(self, observation: Observation) -> Action:
+        chosen = self.choose(observation)
+        return counts_to_action(chosen.counts, observation, notes=self.notes())
+
+    def notes(self) -> str:
+        """What the last look-ahead measured and chose (kept in the plan's notes)."""
+        last = self.log[-1]
+        gains = {k: round(v, 3) for k, v in last.gains.items()}
+        tried = {c.label: round(c.private_accuracy, 4) for c in last.candidates}
+        return (
+            f"oracle (privileged) look-ahead: gains under uniform {gains}; private accuracy "
+            f"per candidate {tried}; chose {last.chosen.label}: {last.chosen.counts}"
+        )
+
+    def _try(
+        self, label: str, counts: dict[str, int], *, tag: int
+    ) -> tuple[Candidate, dict[str, tuple[float, float]]]:
+        """Write the data of ``counts``, train it into a copy, score the copy privately."""
+        env = self._env()
+        plan = counts_to_action(counts, _stand_in(env.iteration, sum(counts.values())))
+        # One engine seed per candidate (and episode seed): candidates get different items.
+        data = self.engine.generate(plan, _stand_in(env.iteration, 0), seed=self.seed * 1000 + tag)
+        probe = _copy_student(env.student)
+        env.trainer.train(
+            probe,
+            data,
+            [*env.accumulated, *data],
+            base=env.base,
+            iteration=env.iteration + 1,
+            seed=env.seed_value,
+        )
+        scores = self._private_scores(probe)
+        accuracy = sum(a for a, _ in scores.values()) / len(self.units)
+        return Candidate(label, counts, accuracy, data), scores
+
+    def _env(self) -> TeacherEnv[Any, Any]:
+        if self.env is None:
+            raise DataEnvGymError(
+                "the oracle reads the environment: call agent.attach_env(env.unwrapped) after "
+                "env.reset() (run_episode does this)"
+            )
+        return self.env
+
+    def _private_scores(self, student: Student) -> dict[str, tuple[float, float]]:
+        report = self._env().evaluator.evaluate(student, self.private).report
+        return {
+            key: (report.per_subskill[key].accuracy, report.per_subskill[key].partial)
+            if key in report.per_subskill
+            else (0.0, 0.0)
+            for key in self.units
+        }
+
+
+def private_items(
+    domain: ProceduralDomain,
+    units: Sequence[str],
+    per_unit: int,
+    seed: int,
+    excluded: set[str],
+) -> list[TaskInstance]:
+    """The oracle's private test copy: fresh generated items, none of them in ``excluded``.
+
+    Spaces too small to give ``per_unit`` distinct new items give fewer.
+    """
+    items: list[TaskInstance] = []
+    for key in units:
+        skill, _, subskill = key.partition("/")
+        rng = random.Random(f"oracle-private:{seed}:{key}")
+        seen: set[str] = set()
+        for _ in range(20):
+            for datum in domain.generate(skill, subskill, per_unit - len(seen), rng):
+                if datum.prompt in excluded or datum.prompt in seen:
+                    continue
+                seen.add(datum.prompt)
+                items.append(
+                    TaskInstance(
+                        id=f"oracle-{key}-{len(seen):04d}",
+                        domain=domain.name,
+                        prompt=datum.prompt,
+                        answer=datum.response,
+                        skill=skill,
+                        subskill=subskill,
+                        metadata=datum.metadata,
+                    )
+                )
+            if len(seen) >= per_unit:
+                break
+    return items
+
+
+def _copy_student(student: Student) -> Student:
+    try:
+        probe = copy.deepcopy(student)
+    except Exception as err:  # a student holding a process, a lock, a GPU handle ...
+        raise DataEnvGymError(
+            f"the oracle trains a copy of the student and could not copy a "
+            f"{type(student).__name__}: {err}"
+        ) from err
+    if hasattr(probe, "progress"):
+        probe.progress = None  # the look-ahead must not drive the CLI's progress bar
+    return probe
+
+
+def counts_to_action(
+    counts: dict[str, int], observation: Observation, *, notes: str = ""
+) -> Action:
+    """Per-subskill counts as the action of the observation's environment (data still empty)."""
+    split = {key: key.partition("/")[::2] for key in counts}
+    if isinstance(observation, OpenEndedObservation):
+        specs = [
+            DataSpec(count=n, skill=split[k][0], subskill=split[k][1])
+            for k, n in counts.items()
+            if n > 0
+        ]
+        return OpenEndedAction(specs=specs, notes=notes)
+    if isinstance(observation, SkillListObservation):
+        totals: dict[str, int] = {}
+        targets: dict[str, list[str]] = {}
+        for key, n in counts.items():
+            skill, subskill = split[key]
+            totals[skill] = totals.get(skill, 0) + n
+            if n > 0:
+                targets.setdefault(skill, []).append(subskill)
+        requests = {
+            s: SkillRequest(count=n, targets=targets.get(s, []))
+            for s, n in totals.items()
+            if s in observation.skills
+        }
+        return SkillListAction(requests=requests, notes=notes)
+    if isinstance(observation, SkillTreeObservation):
+        explore: dict[str, list[NewSubskill]] = {}
+        exploit: dict[str, dict[str, int]] = {}
+        for key, n in counts.items():
+            skill, subskill = split[key]
+            node = observation.forest.skills.get(skill)
+            if node is None:
+                continue
+            if subskill in node.subskills:
+                exploit.setdefault(skill, {})[subskill] = n  # 0 prunes; explored again later
+            elif n > 0:
+                explore.setdefault(skill, []).append(NewSubskill(name=subskill, allocation=n))
+        return SkillTreeAction(explore=explore, exploit=exploit, notes=notes)
+    raise TypeError(f"the oracle cannot act on a {type(observation).__name__}")
+
+
+@dataclass
+class OracleAgent(Agent):
+    """The privileged upper-bound agent: :class:`OraclePolicy` and the procedural engine.
+
+    It submits exactly the data of the candidate it chose, as the action of whichever
+    environment it is in (in Skill-List too, where a plan only names counts per skill).
+    """
+
+    name: str = "oracle"
+    privileged: bool = True
+
+    @property
+    def oracle(self) -> OraclePolicy:
+        if not isinstance(self.policy, OraclePolicy):
+            raise TypeError("OracleAgent needs an OraclePolicy")
+        return self.policy
+
+    def attach_env(self, env: TeacherEnv[Any, Any]) -> None:
+        """See :meth:`OraclePolicy.attach_env`."""
+        self.oracle.attach_env(env)
+
+    def act(self, observation: Observation) -> Action:
+        chosen = self.oracle.choose(observation)
+        action = counts_to_action(chosen.counts, observation, notes=self.oracle.notes())
+        return action.model_copy(update={"data": chosen.data})
+
+
+def _stand_in(iteration: int, budget: int) -> OpenEndedObservation:
+    """An empty observation: the engine reads a plan of per-subskill specs against it."""
+    return OpenEndedObservation(
+        iteration=iteration,
+        budget_per_iteration=budget,
+        budget_left=budget,
+        val_accuracy=0.0,
+        val_partial=0.0,
+        evaluated=[],
+    )
+
+
+def make_oracle(domain: object, config: OracleConfig | None = None) -> OracleAgent:
+    """The oracle for a procedural domain.
+
+    Raises:
+        ConfigError: the domain has no generators (no private test copy can be drawn).
+    """
+    if not isinstance(domain, ProceduralDomain):
+        name = getattr(domain, "name", type(domain).__name__)
+        raise ConfigError(
+            f"the oracle draws a private test copy from a domain's generators; {name!r} has none"
+        )
+    engine = ProceduralEngine(domain)
+    return OracleAgent(policy=OraclePolicy(domain, engine, config), engine=engine)

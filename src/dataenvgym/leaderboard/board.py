@@ -1,0 +1,152 @@
+"""The board: per setting and agent, test gain, normalized teaching score, data efficiency.
+
+Built from run summaries only (``summary.json``), so a board can be rebuilt from finished run
+folders at any time.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataenvgym.scoring import (
+    Efficiency,
+    Interval,
+    NormalizedScore,
+    data_efficiency,
+    efficiency_over_seeds,
+    normalized_score,
+    t_interval,
+)
+
+Setting = tuple[str, str, int, int, str]  # domain, env, budget, iterations, student
+NO_STATE, ORACLE = "no-state", "oracle"
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One agent in one setting.
+
+    Attributes:
+        setting: (domain, env, budget per iteration, iterations, student).
+        agent: The agent's name as the suite lists it.
+        privileged: The agent saw more than the observation (the oracle).
+        gain: Test-accuracy gain over the base student, mean and 95 % interval over seeds.
+        final: Final test accuracy over seeds.
+        score: Normalized teaching score (``None`` for the two references).
+        efficiency: Data to reach no-state's final test accuracy, as a fraction of its data.
+        oracle_gap: The setting's oracle-minus-no-state gain (the score's denominator).
+    """
+
+    setting: Setting
+    agent: str
+    privileged: bool
+    gain: Interval
+    final: Interval
+    score: NormalizedScore | None
+    efficiency: Efficiency | None
+    oracle_gap: float
+
+    @property
+    def role(self) -> str:
+        return {NO_STATE: "reference 0", ORACLE: "reference 1"}.get(self.agent, "")
+
+
+@dataclass
+class Board:
+    """All rows, settings in suite order, agents in suite order within a setting."""
+
+    rows: list[BoardRow] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def settings(self) -> list[Setting]:
+        return list(dict.fromkeys(row.setting for row in self.rows))
+
+    def overall(self) -> list[dict[str, Any]]:
+        """Per non-reference agent: mean normalized score over the settings that have one."""
+        by_agent: dict[str, list[float]] = defaultdict(list)
+        counts: dict[str, int] = defaultdict(int)
+        privileged: dict[str, bool] = {}
+        for row in self.rows:
+            if row.score is None:
+                continue
+            counts[row.agent] += 1
+            privileged[row.agent] = row.privileged
+            if row.score.score is not None:
+                by_agent[row.agent].append(row.score.score.mean)
+        out = []
+        for agent in counts:
+            scores = by_agent.get(agent, [])
+            out.append(
+                {
+                    "agent": agent,
+                    "privileged": privileged[agent],
+                    "settings_scored": len(scores),
+                    "settings": counts[agent],
+                    "mean_score": statistics.fmean(scores) if scores else math.nan,
+                }
+            )
+        return sorted(out, key=lambda r: -r["mean_score"] if r["settings_scored"] else math.inf)
+
+
+def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) -> Board:
+    """A board from (setting, agent, seed, summary) tuples of finished runs."""
+    runs: dict[Setting, dict[str, dict[int, Mapping[str, Any]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for setting, agent, seed, summary in results:
+        runs[setting][agent][seed] = summary
+    board = Board()
+    for setting, agents in runs.items():
+        gains = {
+            agent: {seed: _gain(s) for seed, s in by_seed.items()}
+            for agent, by_seed in agents.items()
+        }
+        no_state, oracle = gains.get(NO_STATE, {}), gains.get(ORACLE, {})
+        gap = (
+            statistics.fmean(oracle.values()) - statistics.fmean(no_state.values())
+            if no_state and oracle
+            else math.nan
+        )
+        for agent, by_seed in agents.items():
+            reference = agent in (NO_STATE, ORACLE)
+            efficiency = None
+            if agent != NO_STATE and agents.get(NO_STATE):
+                paired = sorted(set(by_seed) & set(agents[NO_STATE]))
+                efficiency = efficiency_over_seeds(
+                    [data_efficiency(by_seed[s], agents[NO_STATE][s]) for s in paired]
+                )
+            board.rows.append(
+                BoardRow(
+                    setting=setting,
+                    agent=agent,
+                    privileged=any(bool(s.get("privileged")) for s in by_seed.values()),
+                    gain=t_interval(list(gains[agent].values())),
+                    final=t_interval(
+                        [float(s["final"]["test_accuracy"]) for s in by_seed.values()]
+                    ),
+                    score=None if reference else normalized_score(gains[agent], no_state, oracle),
+                    efficiency=efficiency,
+                    oracle_gap=gap,
+                )
+            )
+    return board
+
+
+def _gain(summary: Mapping[str, Any]) -> float:
+    return float(summary["final"]["test_accuracy"]) - float(summary["initial"]["test_accuracy"])
+
+
+def setting_label(setting: Setting) -> str:
+    domain, env, budget, iterations, student = setting
+    return f"{domain} / {env} / {iterations}×{budget} / {student}"
+
+
+def separable(board: Board, setting: Setting) -> bool:
+    """Whether the oracle beat no-state in ``setting`` (so scores exist there)."""
+    gaps = [row.oracle_gap for row in board.rows if row.setting == setting]
+    return bool(gaps) and not math.isnan(gaps[0]) and gaps[0] > 0

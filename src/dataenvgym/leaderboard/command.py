@@ -1,0 +1,150 @@
+"""`dataenvgym leaderboard`: run a suite (reusing finished runs) and write the board."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dataenvgym.errors import ConfigError, DataEnvGymError
+
+console = Console()
+
+
+def _fail(message: str) -> None:
+    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigError(f"empty list {text!r}; give comma-separated names")
+    return names
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    names = _names(text)
+    if names is None:
+        return None
+    try:
+        return [int(n) for n in names]
+    except ValueError as err:
+        raise ConfigError(f"--seeds takes comma-separated integers, got {text!r}") from err
+
+
+def leaderboard(
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated agents: built-in names, entry points of group "
+            "dataenvgym.agents, or module:factory paths. no-state and oracle are always run "
+            "(they are the score's references). Default: with-state,no-state,oracle."
+        ),
+    ] = None,
+    suite: Annotated[
+        Path | None, typer.Option(help="Suite file (YAML) defining a custom suite.")
+    ] = None,
+    domains: Annotated[
+        str | None, typer.Option(help="Comma-separated domains (default: every built-in one).")
+    ] = None,
+    envs: Annotated[str | None, typer.Option(help="Comma-separated environments.")] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Comma-separated seeds (default 0,1,2).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Board folder (default runs/leaderboard-<suite name>).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Episodes run in parallel.")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads per episode.")] = 1,
+    run: Annotated[
+        bool, typer.Option(help="Run missing episodes (--no-run: board from finished runs).")
+    ] = True,
+) -> None:
+    """Score agents on a suite: normalized teaching score, data efficiency, gains.
+
+    Runs each domain × environment × seed for every agent (finished runs are reused, so it
+    resumes), prints the board and writes leaderboard.md/.csv/.json/.html.
+    """
+    from dataenvgym.leaderboard.board import build_board
+    from dataenvgym.leaderboard.render import rich_table, write_board
+    from dataenvgym.leaderboard.suite import (
+        EpisodeResult,
+        LeaderboardSuite,
+        check_suite,
+        finished_summary,
+        load_suite,
+        run_suite,
+    )
+
+    try:
+        config = load_suite(suite) if suite is not None else LeaderboardSuite()
+        updates = {
+            "agents": _names(agents),
+            "domains": _names(domains),
+            "envs": _names(envs),
+            "seeds": _seeds(seeds),
+        }
+        config = LeaderboardSuite.model_validate(
+            {**config.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+        )
+        episodes = check_suite(config)
+        out_dir = out or Path("runs") / f"leaderboard-{config.name}"
+        console.print(
+            f"{len(episodes)} episodes ({', '.join(config.all_agents())}), board in {out_dir}"
+        )
+        started = time.perf_counter()
+
+        def progress(result: EpisodeResult) -> None:
+            name = result.episode.folder_name
+            if result.status == "failed":
+                console.print(f"[red]failed[/] {name}: {result.error}")
+            elif result.status != "reused":
+                assert result.summary is not None
+                final = result.summary["final"]["test_accuracy"]
+                elapsed = time.perf_counter() - started
+                console.print(f"{result.status} {name}: test {final:.3f} ({elapsed:.0f} s)")
+
+        if run:
+            results = run_suite(
+                episodes, out_dir, workers=workers, threads=threads, progress=progress
+            )
+        else:
+            results = []
+            for episode in episodes:
+                folder = out_dir / "runs" / episode.folder_name
+                summary = finished_summary(episode, folder)
+                status = "reused" if summary is not None else "missing"
+                results.append(EpisodeResult(episode, status, summary, folder=folder))
+    except DataEnvGymError as err:
+        _fail(str(err))
+        return
+    done = [r for r in results if r.summary is not None]
+    reused = sum(r.status == "reused" for r in results)
+    board = build_board(
+        (r.episode.setting, r.episode.config.agent, r.episode.config.seed, r.summary)
+        for r in done
+        if r.summary is not None
+    )
+    board.failed = [f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"]
+    missing = sum(r.status == "missing" for r in results)
+    console.print(rich_table(board))
+    paths = write_board(board, out_dir, f"dataenvgym leaderboard: {config.name}")
+    console.print(
+        f"{len(done)} episodes on the board ({reused} reused, {len(done) - reused} run now"
+        + (f", {missing} missing" if missing else "")
+        + f"); {', '.join(str(p) for p in paths.values())}"
+    )
+    if board.failed:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``leaderboard`` command to ``app``."""
+    app.command("leaderboard")(leaderboard)

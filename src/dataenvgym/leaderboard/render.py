@@ -1,0 +1,203 @@
+"""The board as a terminal table, Markdown, CSV, JSON and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from dataenvgym.leaderboard.board import Board, BoardRow, separable, setting_label
+
+PRIVILEGED_MARK = "🔒"
+LEGEND = (
+    "Gain: test accuracy after − before, in points, mean ± 95 % t-interval over seeds. "
+    "Score: normalized teaching score (gain − no-state gain) / (oracle gain − no-state gain), "
+    "per seed paired with no-state, mean ± 95 % t-interval; 0 = no-state, 1 = oracle. "
+    "Data: training data needed to reach no-state's final test accuracy, as a fraction of "
+    f"no-state's data (interpolated on the per-iteration test curve). {PRIVILEGED_MARK} "
+    "privileged: the oracle sees the student itself (a one-step look-ahead on a private copy "
+    "of the test distribution), never the test items; it is the upper reference, not a "
+    "competitor."
+)
+COLUMNS = ["setting", "agent", "seeds", "gain (pts)", "final test", "score", "data to match"]
+
+
+def _cells(row: BoardRow) -> list[str]:
+    agent = f"{row.agent} {PRIVILEGED_MARK}" if row.privileged else row.agent
+    if row.role:
+        agent += f" ({row.role})"
+    score = row.score.format() if row.score is not None else ""
+    efficiency = row.efficiency.format() if row.efficiency is not None else ""
+    return [
+        setting_label(row.setting),
+        agent,
+        str(row.gain.n),
+        f"{row.gain.mean * 100:+.1f} ± {row.gain.half_width * 100:.1f}"
+        if row.gain.n > 1
+        else f"{row.gain.mean * 100:+.1f}",
+        f"{row.final.mean:.3f}",
+        score,
+        efficiency,
+    ]
+
+
+def _overall_lines(board: Board) -> list[list[str]]:
+    lines = []
+    for item in board.overall():
+        agent = f"{item['agent']} {PRIVILEGED_MARK}" if item["privileged"] else item["agent"]
+        mean = item["mean_score"]
+        lines.append(
+            [
+                agent,
+                "" if math.isnan(mean) else f"{mean:.2f}",
+                f"{item['settings_scored']}/{item['settings']}",
+            ]
+        )
+    return lines
+
+
+def rich_table(board: Board) -> Table:
+    table = Table(title="leaderboard")
+    for column in COLUMNS:
+        table.add_column(column, justify="right" if column != "setting" else "left")
+    previous = None
+    for row in board.rows:
+        cells = _cells(row)
+        if row.setting == previous:
+            cells[0] = ""
+        previous = row.setting
+        table.add_row(*cells, style="dim" if row.privileged else None)
+    return table
+
+
+def markdown(board: Board) -> str:
+    """Two tables: every setting × agent, then the mean score per agent."""
+    out = io.StringIO()
+    out.write("| " + " | ".join(COLUMNS) + " |\n")
+    out.write("| " + " | ".join(["---"] * len(COLUMNS)) + " |\n")
+    for row in board.rows:
+        out.write("| " + " | ".join(_cells(row)) + " |\n")
+    unseparated = [s for s in board.settings() if not separable(board, s)]
+    if unseparated:
+        names = ", ".join(setting_label(s) for s in unseparated)
+        out.write(f"\nCannot tell agents apart (oracle ≤ no-state): {names}.\n")
+    out.write("\n| agent | mean score | settings scored |\n| --- | --- | --- |\n")
+    for line in _overall_lines(board):
+        out.write("| " + " | ".join(line) + " |\n")
+    if board.failed:
+        out.write("\nFailed episodes: " + "; ".join(board.failed) + "\n")
+    out.write(f"\n{LEGEND}\n")
+    return out.getvalue()
+
+
+def records(board: Board) -> list[dict[str, Any]]:
+    """One flat record per row (CSV and JSON)."""
+    out = []
+    for row in board.rows:
+        domain, env, budget, iterations, student = row.setting
+        score = row.score.score if row.score is not None else None
+        eff = row.efficiency
+        out.append(
+            {
+                "domain": domain,
+                "env": env,
+                "budget": budget,
+                "iterations": iterations,
+                "student": student,
+                "agent": row.agent,
+                "privileged": row.privileged,
+                "seeds": row.gain.n,
+                "gain_mean": row.gain.mean,
+                "gain_low": row.gain.low,
+                "gain_high": row.gain.high,
+                "final_test_mean": row.final.mean,
+                "oracle_gap": row.oracle_gap,
+                "score_mean": score.mean if score else None,
+                "score_low": score.low if score else None,
+                "score_high": score.high if score else None,
+                "score_note": (row.score.reason if row.score else row.role) or "",
+                "data_fraction_mean": eff.interval.mean if eff and eff.interval else None,
+                "data_fraction_low": eff.interval.low if eff and eff.interval else None,
+                "data_fraction_high": eff.interval.high if eff and eff.interval else None,
+                "data_reached": f"{eff.reached}/{eff.seeds}" if eff else "",
+            }
+        )
+    return out
+
+
+def csv_text(board: Board) -> str:
+    rows = records(board)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border-bottom: 1px solid #ddd; padding: .35rem .7rem; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+tr.privileged { background: #fff6e0; } tr.reference td:nth-child(2) { font-style: italic; }
+.badge { background: #b26b00; color: white; border-radius: 3px; padding: 0 .3rem;
+         font-size: .8em; margin-left: .3rem; }
+p.legend { max-width: 60rem; color: #555; }
+"""
+
+
+def html_page(board: Board, title: str) -> str:
+    """A self-contained page (no scripts, no external files)."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = []
+    for row in board.rows:
+        cells = [html.escape(c) for c in _cells(row)]
+        if row.privileged:
+            cells[1] = cells[1].replace(PRIVILEGED_MARK, '<span class="badge">privileged</span>')
+        classes = " ".join(
+            c for c, on in (("privileged", row.privileged), ("reference", bool(row.role))) if on
+        )
+        body.append(f'<tr class="{classes}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    overall = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>"
+        for line in _overall_lines(board)
+    )
+    unseparated = [setting_label(s) for s in board.settings() if not separable(board, s)]
+    note = (
+        f"<p>Cannot tell agents apart (oracle ≤ no-state): {html.escape(', '.join(unseparated))}"
+        "</p>"
+        if unseparated
+        else ""
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+        "<h2>Mean normalized score per agent</h2><table><thead><tr><th>agent</th>"
+        f"<th>mean score</th><th>settings scored</th></tr></thead><tbody>{overall}</tbody>"
+        f"</table><p class='legend'>{html.escape(LEGEND)}</p></body></html>\n"
+    )
+
+
+def write_board(board: Board, out_dir: Path, title: str) -> dict[str, Path]:
+    """``leaderboard.md``, ``.csv``, ``.json`` and ``.html`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "markdown": out_dir / "leaderboard.md",
+        "csv": out_dir / "leaderboard.csv",
+        "json": out_dir / "leaderboard.json",
+        "html": out_dir / "leaderboard.html",
+    }
+    paths["markdown"].write_text(f"# {title}\n\n{markdown(board)}")
+    paths["csv"].write_text(csv_text(board))
+    payload = {"rows": records(board), "overall": board.overall(), "failed": board.failed}
+    paths["json"].write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    paths["html"].write_text(html_page(board, title))
+    return paths

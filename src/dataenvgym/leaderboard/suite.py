@@ -1,0 +1,300 @@
+"""Leaderboard suites: which settings, agents and seeds make a board, and running them.
+
+A suite is every domain × environment × seed at fixed budgets, for a list of agents. The
+references of the normalized score (``no-state`` and the privileged ``oracle``) are always
+part of it. A suite file (YAML) may set any field of :class:`LeaderboardSuite`::
+
+    name: arithmetic
+    domains: [arithmetic]
+    envs: [open-ended, skill-list, skill-tree]
+    seeds: [0, 1, 2]
+    agents: [with-state, mypackage.teachers:make_teacher]
+    base: {iterations: 5, budget: 384}         # any run setting, for every episode
+    per_domain: {code: {budget: 64}}           # run settings for one domain
+
+Each episode gets its own run folder under ``OUT/runs/``; a finished one is read back, an
+interrupted one resumed from its checkpoint, so a board can be stopped and started again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dataenvgym.config import EnvName, RunConfig
+from dataenvgym.errors import ConfigError, DataEnvGymError
+
+REFERENCES = ("no-state", "oracle")
+DEFAULT_AGENTS = ("with-state", "no-state", "oracle")
+
+
+def builtin_procedural_domains() -> list[str]:
+    """Registered domains whose default build has generators (what the oracle needs)."""
+    from dataenvgym.protocols import ProceduralDomain
+    from dataenvgym.registry import DOMAINS, make_domain
+
+    names = []
+    for name in DOMAINS:
+        try:
+            domain = make_domain(name)
+        except Exception:  # a domain that needs files or settings is not built in
+            continue
+        if isinstance(domain, ProceduralDomain):
+            names.append(name)
+    return names
+
+
+class LeaderboardSuite(BaseModel):
+    """The settings, agents and seeds of a board."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="standard", description="Names the default output folder.")
+    domains: list[str] | None = Field(
+        default=None, description="Domains; None: every built-in procedural domain."
+    )
+    envs: list[EnvName] = Field(default_factory=lambda: list(get_args(EnvName)))
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    agents: list[str] = Field(default_factory=lambda: list(DEFAULT_AGENTS), min_length=1)
+    base: dict[str, Any] = Field(
+        default_factory=lambda: {"iterations": 5, "budget": 384},
+        description="Run settings of every episode (fixed budgets).",
+    )
+    per_domain: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Run settings for one domain, over `base`."
+    )
+
+    def all_agents(self) -> list[str]:
+        """The suite's agents, then any reference it lacks."""
+        return [*self.agents, *(r for r in REFERENCES if r not in self.agents)]
+
+    def resolved_domains(self) -> list[str]:
+        return list(self.domains) if self.domains is not None else builtin_procedural_domains()
+
+    def episodes(self) -> list[Episode]:
+        """Every (domain, env, agent, seed), validated as a run config.
+
+        Raises:
+            ConfigError: a setting that is not a valid run.
+        """
+        forbidden = {"env", "domain", "agent", "seed"} & {
+            *self.base,
+            *(k for settings in self.per_domain.values() for k in settings),
+        }
+        if forbidden:
+            raise ConfigError(
+                f"suite settings {sorted(forbidden)} are set by the suite itself; use the "
+                "domains, envs, agents and seeds lists"
+            )
+        out = []
+        for domain in self.resolved_domains():
+            for env in self.envs:
+                for agent in self.all_agents():
+                    for seed in self.seeds:
+                        point = {"domain": domain, "env": env, "agent": agent, "seed": seed}
+                        settings = {**self.base, **self.per_domain.get(domain, {}), **point}
+                        try:
+                            config = RunConfig.model_validate(settings)
+                        except ValidationError as err:
+                            first = err.errors()[0]
+                            where = ".".join(str(p) for p in first["loc"])
+                            raise ConfigError(
+                                f"invalid suite episode {point}: {where}: {first['msg']}"
+                            ) from err
+                        out.append(Episode(config))
+        return out
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One run of a suite."""
+
+    config: RunConfig
+
+    @property
+    def setting(self) -> tuple[str, str, int, int, str]:
+        """(domain, env, budget, iterations, student): what a normalized score compares in."""
+        c = self.config
+        return (c.domain, c.env, c.budget, c.iterations, c.student or "")
+
+    @property
+    def folder_name(self) -> str:
+        domain, env, budget, iterations, student = self.setting
+        raw = f"{domain}-{env}-b{budget}-i{iterations}-{student}-{self.config.agent}"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", raw) + f"-s{self.config.seed}"
+
+
+def load_suite(path: Path) -> LeaderboardSuite:
+    """Read and validate a suite file.
+
+    Raises:
+        ConfigError: one line naming the file and the problem.
+    """
+    if not path.is_file():
+        raise ConfigError(f"suite file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: fix the syntax") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of suite settings")
+    try:
+        return LeaderboardSuite.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "suite"
+        raise ConfigError(f"invalid setting in {path}: {where}: {first['msg']}") from err
+
+
+def check_suite(suite: LeaderboardSuite) -> list[Episode]:
+    """Validate every name before anything runs; return the episodes."""
+    from dataenvgym.registry import check_names
+
+    episodes = suite.episodes()
+    for episode in episodes:
+        c = episode.config
+        check_names(domain=c.domain, agent=c.agent, student=c.student)
+    return episodes
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class EpisodeResult:
+    """What became of one episode: ``ran``, ``resumed``, ``reused`` or ``failed``."""
+
+    episode: Episode
+    status: str
+    summary: dict[str, Any] | None = None
+    error: str = ""
+    folder: Path | None = None
+
+
+def run_or_reuse(config: dict[str, Any], folder: str, threads: int) -> tuple[str, Any]:
+    """Run, resume or read back one episode (a worker process's task).
+
+    Returns:
+        (status, summary) or ("failed", message).
+    """
+    import torch
+
+    from dataenvgym.checkpoint import read_run_folder
+    from dataenvgym.cli import execute_run
+
+    torch.set_num_threads(threads)
+    cfg = RunConfig.model_validate(config)
+    path = Path(folder)
+    try:
+        if (path / "config.yaml").is_file():
+            saved, finished = read_run_folder(path)
+            if saved.model_dump(mode="json") != cfg.model_dump(mode="json"):
+                return "failed", (
+                    f"{path} holds a run of other settings; delete it or choose another --out"
+                )
+            if finished is not None:
+                return "reused", finished
+            return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
+        return "ran", execute_run(cfg, path, show_progress=False)
+    except DataEnvGymError as err:
+        return "failed", str(err)
+
+
+def finished_summary(episode: Episode, folder: Path) -> dict[str, Any] | None:
+    """The summary of an already finished run of exactly this episode, else None."""
+    from dataenvgym.checkpoint import read_run_folder
+
+    if not (folder / "summary.json").is_file():
+        return None
+    try:
+        saved, summary = read_run_folder(folder)
+    except DataEnvGymError:
+        return None
+    if saved.model_dump(mode="json") != episode.config.model_dump(mode="json"):
+        return None
+    return summary
+
+
+Progress = Callable[[EpisodeResult], None]
+
+
+def run_suite(
+    episodes: list[Episode],
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> list[EpisodeResult]:
+    """Run every episode not finished yet into ``out_dir/runs``; reuse the finished ones."""
+    runs = out_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    report = progress or (lambda result: None)
+    results: dict[int, EpisodeResult] = {}
+    todo: list[int] = []
+    for index, episode in enumerate(episodes):
+        folder = runs / episode.folder_name
+        summary = finished_summary(episode, folder)
+        if summary is not None:
+            results[index] = EpisodeResult(episode, "reused", summary, folder=folder)
+            report(results[index])
+        else:
+            todo.append(index)
+
+    def record(index: int, outcome: tuple[str, Any]) -> None:
+        status, payload = outcome
+        episode = episodes[index]
+        folder = runs / episode.folder_name
+        if status == "failed":
+            results[index] = EpisodeResult(episode, status, error=str(payload), folder=folder)
+        else:
+            results[index] = EpisodeResult(episode, status, payload, folder=folder)
+        report(results[index])
+
+    def task(index: int) -> tuple[dict[str, Any], str, int]:
+        episode = episodes[index]
+        return episode.config.model_dump(mode="json"), str(runs / episode.folder_name), threads
+
+    if workers <= 1 or len(todo) <= 1:
+        for index in todo:
+            record(index, run_or_reuse(*task(index)))
+    else:
+        _warm_bases([episodes[i] for i in todo], threads)
+        env = {"OMP_NUM_THREADS": str(threads)}
+        os.environ.update(env)  # inherited by the workers before torch starts there
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_or_reuse, *task(i)): i for i in todo}
+            for future in as_completed(futures):
+                try:
+                    outcome = future.result()
+                except Exception as err:  # a crashed worker: report it, keep the others
+                    outcome = ("failed", f"{type(err).__name__}: {err}")
+                record(futures[future], outcome)
+    return [results[i] for i in range(len(episodes))]
+
+
+def _warm_bases(episodes: list[Episode], threads: int) -> None:
+    """Pretrain (and cache) each distinct base student once, before parallel episodes race
+    to build the same one."""
+    import torch
+
+    from dataenvgym.registry import make_env
+
+    torch.set_num_threads(threads)
+    fields = {"domain", "domain_config", "student", "student_config", "pretrain", "seed"}
+    seen: set[str] = set()
+    for episode in episodes:
+        key = repr(episode.config.model_dump(mode="json", include=fields))
+        if key not in seen:
+            seen.add(key)
+            # reset builds (or loads from the cache) the base student exactly as a run does.
+            make_env(**episode.config.env_kwargs()).reset(seed=episode.config.seed)

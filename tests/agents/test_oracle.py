@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from dataenvgym.agents.oracle import OracleAgent, oracle_allocation, private_items
+from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
+from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.protocols import Student
+from dataenvgym.registry import make_agent, make_env
+from dataenvgym.runner import run_episode
+from dataenvgym.types import EvaluationResult, TaskInstance, subskill_key
+
+
+class _RecordingEvaluator:
+    """Wraps the environment's evaluator and records every prompt it is asked to score."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.prompts: list[str] = []
+
+    def evaluate(self, student: Student, instances: Sequence[TaskInstance]) -> EvaluationResult:
+        self.prompts.extend(i.prompt for i in instances)
+        result: EvaluationResult = self.inner.evaluate(student, instances)
+        return result
+
+
+def test_allocation_follows_gains_over_a_floor() -> None:
+    gains = {"a/x": 0.2, "a/y": 0.1, "b/z": 0.0, "b/w": -0.05}
+    counts = oracle_allocation(gains, 100, floor=0.2)
+    assert sum(counts.values()) == 100
+    assert counts == {"a/x": 58, "a/y": 32, "b/z": 5, "b/w": 5}  # 5 + 80·2/3, 5 + 80/3, 5, 5
+    assert oracle_allocation({"a/x": 0.0, "a/y": -0.1}, 10, floor=0.2) == {"a/x": 5, "a/y": 5}
+
+
+def test_private_items_are_fresh_and_never_evaluation_items() -> None:
+    domain = ArithmeticDomain()
+    val, test = domain.splits(0)
+    excluded = {i.prompt for i in [*val, *test]}
+    units = ["multiplication/two_digit", "addition/carry"]  # two_digit: a small space
+    items = private_items(domain, units, 150, seed=0, excluded=excluded)
+    assert not {i.prompt for i in items} & excluded
+    assert Counter(subskill_key(i.skill, i.subskill) for i in items) == dict.fromkeys(units, 150)
+    assert len({i.prompt for i in items}) == len(items)
+    again = private_items(domain, units, 150, seed=0, excluded=excluded)
+    assert [i.prompt for i in again] == [i.prompt for i in items]  # its own seed: reproducible
+
+
+@pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
+def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_kwargs: Any) -> None:
+    env = make_env(**tiny_kwargs(env_name))
+    agent = make_agent("oracle", env_name, env.domain)
+    assert isinstance(agent, OracleAgent) and agent.privileged
+    observation, _ = env.reset(seed=0)
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    recorder = _RecordingEvaluator(env.evaluator)
+    env.evaluator = recorder
+    weights = {k: v.clone() for k, v in env.student.model.state_dict().items()}  # type: ignore[attr-defined]
+    action = agent.act(observation)
+    test_prompts = {i.prompt for i in env.test}
+    assert recorder.prompts, "the oracle scored nothing"
+    assert not set(recorder.prompts) & test_prompts
+    # The look-ahead trains a copy: the environment's student is untouched.
+    after = env.student.model.state_dict()  # type: ignore[attr-defined]
+    assert all(bool((weights[k] == after[k]).all()) for k in weights)
+    # It tried uniform and chose the candidate whose copy scored best on its private items.
+    look = agent.oracle.log[-1]
+    assert look.candidates[0].label == "uniform"
+    assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
+    # The data follows the allocation per subskill, whatever the environment's action shape.
+    per_subskill = Counter(subskill_key(d.skill, d.subskill) for d in action.data)
+    assert per_subskill == {k: n for k, n in look.allocation.items() if n}
+    env.step(action)  # a valid action: no InvalidActionError
+
+
+def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path: Any) -> None:
+    env = make_env(**tiny_kwargs("skill-list"))
+    agent = make_agent("oracle", "skill-list", env.domain)
+    assert isinstance(agent, OracleAgent)
+    summary = run_episode(env, agent, seed=1, out_dir=tmp_path / "run")
+    assert summary["privileged"] is True and summary["agent"] == "oracle"
+    assert len(agent.oracle.log) == len(summary["iterations"])
+    plan = (tmp_path / "run" / "iteration_001" / "plan.json").read_text()
+    assert "oracle (privileged)" in plan
+
+
+def test_pickled_oracle_forgets_the_environment(tiny_kwargs: Any) -> None:
+    env = make_env(**tiny_kwargs("skill-tree"))
+    agent = make_agent("oracle", "skill-tree", env.domain)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    restored = pickle.loads(pickle.dumps(agent))
+    assert restored.oracle.env is None and restored.oracle.private == []
+    with pytest.raises(DataEnvGymError, match="attach_env"):
+        restored.act(observation)
+
+
+class _NoGenerators:
+    """A domain with a scorer but no generators (like a task file)."""
+
+    name = "no-generators"
+
+    def skills(self) -> list[Any]:
+        return []
+
+    def splits(self, seed: int) -> tuple[list[TaskInstance], list[TaskInstance]]:
+        return [], []
+
+    def score(self, instance: TaskInstance, prediction: str) -> Any:
+        raise NotImplementedError
+
+    def verify(self, datum: Any) -> str | None:
+        return None
+
+
+def test_oracle_needs_generators() -> None:
+    with pytest.raises(ConfigError, match="generators"):
+        make_agent("oracle", "skill-list", _NoGenerators())

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dataenvgym.cli import app
+from dataenvgym.leaderboard.board import build_board
+from dataenvgym.leaderboard.render import markdown
+from dataenvgym.leaderboard.suite import LeaderboardSuite, run_suite
+
+runner = CliRunner()
+
+CUSTOM_AGENT = '''
+from dataenvgym.agents.base import Agent
+from dataenvgym.agents.policies import NoStatePolicy
+from dataenvgym.agents.procedural import ProceduralEngine
+
+
+def make_teacher(env, domain):
+    """A user's agent: the uniform policy under another name."""
+    return Agent(policy=NoStatePolicy(domain.skills()), engine=ProceduralEngine(domain))
+'''
+
+
+def _tiny_base(tiny_student: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "iterations": 2,
+        "budget": 40,
+        "trainer": {"steps_per_iteration": 6},
+        "student_config": tiny_student,
+        "pretrain": {"steps": 20, "examples": 400},
+        "domain_config": {"val_per_subskill": 6, "test_per_subskill": 6},
+    }
+
+
+def test_leaderboard_runs_reuses_and_shows_a_custom_agent(
+    tmp_path: Path, tiny_student: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_teachers.py").write_text(CUSTOM_AGENT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = {
+        "name": "tiny",
+        "domains": ["arithmetic"],
+        "envs": ["skill-list"],
+        "seeds": [0, 1],
+        "base": _tiny_base(tiny_student),
+    }
+    suite_file = tmp_path / "suite.yaml"
+    suite_file.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "board"
+    args = ["leaderboard", "--suite", str(suite_file), "--out", str(out)]
+    args += ["--agents", "with-state,my_teachers:make_teacher"]
+
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    # with-state, the custom agent, and the two references it adds: 4 agents × 2 seeds.
+    assert len(list((out / "runs").iterdir())) == 8
+    assert "8 run now" in first.output
+
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "8 reused, 0 run now" in second.output
+
+    rows = list(csv.DictReader((out / "leaderboard.csv").open()))
+    by_agent = {row["agent"]: row for row in rows}
+    assert set(by_agent) == {"with-state", "my_teachers:make_teacher", "no-state", "oracle"}
+    assert by_agent["oracle"]["privileged"] == "True"
+    assert by_agent["with-state"]["privileged"] == "False"
+    assert by_agent["no-state"]["score_note"] == "reference 0"
+    page = (out / "leaderboard.html").read_text()
+    assert "my_teachers:make_teacher" in page and "privileged" in page
+    assert "| setting |" in (out / "leaderboard.md").read_text()
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert len(board["rows"]) == 4
+
+
+def test_a_folder_with_other_settings_is_not_reused(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite = LeaderboardSuite(
+        domains=["arithmetic"],
+        envs=["skill-tree"],
+        seeds=[0],
+        agents=["no-state"],
+        base=_tiny_base(tiny_student),
+    )
+    episodes = [e for e in suite.episodes() if e.config.agent == "no-state"]
+    assert [r.status for r in run_suite(episodes, tmp_path)] == ["ran"]
+    assert [r.status for r in run_suite(episodes, tmp_path)] == ["reused"]
+    changed = suite.model_copy(
+        update={"base": {**suite.base, "trainer": {"steps_per_iteration": 7}}}
+    )
+    (episode,) = [e for e in changed.episodes() if e.config.agent == "no-state"]
+    # Same folder name (budget, iterations and seed are equal), different training settings.
+    assert episode.folder_name == episodes[0].folder_name
+    (result,) = run_suite([episode], tmp_path)
+    assert result.status == "failed" and "other settings" in result.error
+
+
+def test_bad_suite_settings_are_one_line_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["leaderboard", "--agents", "nobody", "--domains", "arithmetic"])
+    assert result.exit_code == 2 and "unknown agent 'nobody'" in result.output
+    result = runner.invoke(app, ["leaderboard", "--agents", "no_such_module:f"])
+    assert result.exit_code == 2 and "could not load agent" in result.output
+    bad = tmp_path / "suite.yaml"
+    bad.write_text("base: {seed: 3}\n")
+    result = runner.invoke(app, ["leaderboard", "--suite", str(bad), "--domains", "arithmetic"])
+    assert result.exit_code == 2 and "set by the suite itself" in result.output
+
+
+def _summary(gain: float, privileged: bool = False) -> dict[str, Any]:
+    return {
+        "privileged": privileged,
+        "initial": {"test_accuracy": 0.3},
+        "final": {"test_accuracy": 0.3 + gain},
+        "total_training_data": 200,
+        "iterations": [
+            {"num_total_data": 100, "test_accuracy": 0.3 + gain / 2},
+            {"num_total_data": 200, "test_accuracy": 0.3 + gain},
+        ],
+    }
+
+
+def test_board_scores_and_flags_settings_that_cannot_tell_agents_apart() -> None:
+    good = ("arithmetic", "skill-tree", 384, 5, "tiny")
+    flat = ("arithmetic", "skill-list", 384, 5, "tiny")
+    results = []
+    for seed, (ns, ws, orc) in enumerate([(0.10, 0.15, 0.20), (0.12, 0.16, 0.22)]):
+        results += [
+            (good, "no-state", seed, _summary(ns)),
+            (good, "with-state", seed, _summary(ws)),
+            (good, "oracle", seed, _summary(orc, privileged=True)),
+            (flat, "no-state", seed, _summary(0.10)),
+            (flat, "with-state", seed, _summary(0.12)),
+            (flat, "oracle", seed, _summary(0.09, privileged=True)),
+        ]
+    board = build_board(results)
+    rows = {(r.setting, r.agent): r for r in board.rows}
+    scored = rows[(good, "with-state")].score
+    assert scored is not None and scored.score is not None
+    assert scored.score.mean == pytest.approx((0.05 / 0.10 + 0.04 / 0.10) / 2)
+    unscored = rows[(flat, "with-state")].score
+    assert unscored is not None and unscored.score is None
+    assert rows[(good, "oracle")].privileged and not rows[(good, "with-state")].privileged
+    text = markdown(board)
+    assert "cannot tell agents apart" in text.lower() and "arithmetic / skill-list" in text
+    assert "oracle 🔒 (reference 1)" in text
+    overall = {o["agent"]: o for o in board.overall()}
+    assert overall["with-state"]["settings_scored"] == 1 and overall["with-state"]["settings"] == 2

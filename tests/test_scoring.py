@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+import pytest
+
+from dataenvgym.scoring import (
+    accuracy_curve,
+    data_efficiency,
+    data_to_reach,
+    efficiency_over_seeds,
+    normalized_score,
+    t_interval,
+    t_quantile_95,
+)
+
+
+def _summary(initial: float, points: list[tuple[int, float]], **extra: Any) -> dict[str, Any]:
+    return {
+        "initial": {"test_accuracy": initial},
+        "final": {"test_accuracy": points[-1][1]},
+        "total_training_data": points[-1][0],
+        "iterations": [
+            {"iteration": i + 1, "num_total_data": d, "test_accuracy": a, **extra}
+            for i, (d, a) in enumerate(points)
+        ],
+    }
+
+
+def test_t_quantiles_match_the_table_and_interpolate() -> None:
+    assert t_quantile_95(2) == pytest.approx(4.303)
+    assert t_quantile_95(11) == pytest.approx(2.201, abs=0.002)  # true value 2.201
+    assert t_quantile_95(40) == pytest.approx(2.021, abs=0.002)  # true value 2.021
+    assert 1.96 < t_quantile_95(1000) < 1.963
+    with pytest.raises(ValueError):
+        t_quantile_95(0)
+
+
+def test_t_interval() -> None:
+    values = [0.4, 0.6, 0.8]
+    interval = t_interval(values)
+    half = 4.303 * statistics.stdev(values) / math.sqrt(3)
+    assert interval.mean == pytest.approx(0.6)
+    assert (interval.low, interval.high) == pytest.approx((0.6 - half, 0.6 + half))
+    single = t_interval([0.3])
+    assert single.low == single.high == 0.3 and single.format() == "0.30 (1 seed)"
+
+
+def test_normalized_score_pairs_seeds_and_divides_by_the_mean_gap() -> None:
+    no_state = {0: 0.10, 1: 0.20, 2: 0.15}  # mean 0.15
+    oracle = {0: 0.30, 1: 0.35, 2: 0.25}  # mean 0.30: gap 0.15
+    agent = {0: 0.16, 1: 0.29, 2: 0.21}  # per seed +0.06, +0.09, +0.06
+    result = normalized_score(agent, no_state, oracle)
+    assert result.gap == pytest.approx(0.15)
+    assert result.score is not None
+    per_seed = [0.06 / 0.15, 0.09 / 0.15, 0.06 / 0.15]
+    assert result.score.mean == pytest.approx(statistics.fmean(per_seed))
+    expected_half = 4.303 * statistics.stdev(per_seed) / math.sqrt(3)
+    assert result.score.half_width == pytest.approx(expected_half)
+    # The references themselves land on 0 and 1.
+    assert normalized_score(no_state, no_state, oracle).score.mean == pytest.approx(0.0)  # type: ignore[union-attr]
+    assert normalized_score(oracle, no_state, oracle).score.mean == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("oracle_gain", [0.15, 0.10])
+def test_no_score_when_the_oracle_does_not_beat_no_state(oracle_gain: float) -> None:
+    result = normalized_score({0: 0.3}, {0: 0.15, 1: 0.15}, {0: oracle_gain, 1: oracle_gain})
+    assert result.score is None
+    assert "cannot tell agents apart" in result.format()
+
+
+def test_no_score_without_a_shared_seed() -> None:
+    result = normalized_score({5: 0.3}, {0: 0.1}, {0: 0.3})
+    assert result.score is None and "no seed" in result.reason
+
+
+def test_data_to_reach_interpolates_between_iterations() -> None:
+    curve = [(0.0, 0.30), (100.0, 0.40), (200.0, 0.60)]
+    assert data_to_reach(curve, 0.50) == pytest.approx(150.0)
+    assert data_to_reach(curve, 0.40) == pytest.approx(100.0)
+    assert data_to_reach(curve, 0.20) == 0.0  # the base student is already there
+    assert data_to_reach(curve, 0.61) is None
+    # A dip does not count as reaching: the first crossing upwards does.
+    assert data_to_reach([(0, 0.3), (100, 0.5), (200, 0.2), (300, 0.7)], 0.45) == pytest.approx(
+        75.0
+    )
+
+
+def test_data_efficiency_against_no_state() -> None:
+    no_state = _summary(0.30, [(100, 0.35), (200, 0.40), (300, 0.45), (400, 0.50)])
+    faster = _summary(0.30, [(100, 0.40), (200, 0.55), (300, 0.60), (400, 0.62)])
+    slower = _summary(0.30, [(100, 0.31), (200, 0.33), (300, 0.36), (400, 0.41)])
+    # 0.50 is reached between 100 (0.40) and 200 (0.55): at 166.7 of no-state's 400.
+    assert data_efficiency(faster, no_state) == pytest.approx((100 + 100 * 10 / 15) / 400)
+    assert data_efficiency(no_state, no_state) == pytest.approx(1.0)
+    assert data_efficiency(slower, no_state) is None
+    summary = efficiency_over_seeds([0.5, None, 0.7])
+    assert summary.reached == 2 and summary.format().endswith("(2/3)")
+    assert efficiency_over_seeds([None, None]).format() == "not reached (0/2)"
+
+
+def test_test_curve_skips_iterations_without_a_test() -> None:
+    summary = _summary(0.3, [(100, 0.35), (200, 0.4)])
+    summary["iterations"][0]["test_measured"] = False
+    assert accuracy_curve(summary) == [(0.0, 0.3), (200.0, 0.4)]
