@@ -162,9 +162,12 @@ def compare_curves(runs: Sequence[RunData], split: str = "test") -> Figure:
         mean_arr, std_arr = np.asarray(means), np.asarray(stds)
         ax.plot(steps, mean_arr, marker="o", label=f"{group_label(group)} (n={len(members)})")
         ax.fill_between(steps, mean_arr - std_arr, mean_arr + std_arr, alpha=0.2)
+    depth = max((len(r.iterations) for r in runs), default=0)
+    ax.set_xticks(range(depth))
     ax.set_xlabel("iteration")
-    ax.set_ylabel(f"{split} accuracy")
-    ax.set_title(f"{split.capitalize()} accuracy, mean ± std over seeds")
+    name = "test" if split == "test" else "validation"
+    ax.set_ylabel(f"{name} accuracy")
+    ax.set_title(f"{name.capitalize()} accuracy, mean ± std over seeds")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return fig
