@@ -97,14 +97,29 @@ def _meta(run: RunData) -> str:
     return f'<table class="meta">{cells}</table>'
 
 
+def _headline(run: RunData) -> str:
+    s = run.summary
+    before, after = s["initial"]["test_accuracy"], s["final"]["test_accuracy"]
+    return (
+        f'<p class="headline">{escape(run.env)} / {escape(run.domain)} / '
+        f"{escape(run.agent)}, seed {fmt(run.seed)}: test accuracy <b>{before:.3f} → "
+        f"{after:.3f}</b> ({(after - before) * 100:+.1f} points) with "
+        f"{fmt(s.get('total_training_data'))} generated training data over "
+        f"{len(run.iterations) - 1} iterations; total reward {sum(run.rewards()):+.3f}.</p>"
+    )
+
+
 def _run_section(run: RunData, index: int, save: _FigureWriter, open_details: bool) -> str:
     slug = f"run{index}"
     s = run.summary
     parts = [
         f'<section class="run" id="{slug}"><h2>{escape(run.name)}</h2>',
-        _meta(run),
-        "<h3>Test accuracy per skill, before → after</h3>",
+        _headline(run),
+        '<div class="figures"><div><h3>Test accuracy per skill, before → after</h3>',
         per_skill_table(s, f"per-skill-{slug}"),
+        "</div><div><h3>Run</h3>",
+        _meta(run),
+        "</div></div>",
         "<h3>Accuracy, reward and data</h3>",
     ]
     figs = [

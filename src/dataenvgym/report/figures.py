@@ -77,7 +77,8 @@ def accuracy_heatmap(run: RunData, split: str = "test", level: str = "subskill")
     ax.set_xticks(range(len(run.steps)), [str(s) for s in run.steps])
     ax.set_yticks(range(len(units)), [_short(u) for u in units], fontsize=8)
     ax.set_xlabel("iteration")
-    ax.set_title(f"{split} accuracy per {level}")
+    name = "Test" if split == "test" else "Validation"
+    ax.set_title(f"{name} accuracy per {level}")
     return fig
 
 

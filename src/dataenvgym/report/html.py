@@ -31,6 +31,7 @@ td.up { color: #1a7f37; } td.down { color: #cf222e; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 figure { margin: 0; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
 figcaption { font-size: .8rem; color: #57606a; }
+.headline { font-size: 1.02rem; }
 .meta td { text-align: left; } .note { color: #57606a; font-size: .85rem; }
 details { margin: .3rem 0; } summary { cursor: pointer; font-weight: 600; }
 code { background: #f3f5f7; padding: 0 .25rem; }
