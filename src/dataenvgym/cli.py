@@ -165,7 +165,8 @@ def _llm_session(teacher: Any) -> Iterator[None]:
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The per-skill table: test accuracy before -> after."""
-    table = Table(title=f"{summary['env']} / {summary['domain']} / {summary['agent']}")
+    agent = summary["agent"] + (" (privileged)" if summary.get("privileged") else "")
+    table = Table(title=f"{summary['env']} / {summary['domain']} / {agent}")
     table.add_column("skill / subskill")
     table.add_column("test before", justify="right")
     table.add_column("test after", justify="right")
@@ -335,8 +336,11 @@ def list_components() -> None:
         for env in ENVS:
             table.add_row(env_id(env, domain), env, domain)
     console.print(table)
+    from dataenvgym.agents.plugins import entry_point_agents
+
+    agents = {**AGENTS, **{k: f"entry point {v}" for k, v in entry_point_agents().items()}}
     for title, items in (
-        ("agents", AGENTS),
+        ("agents", agents),
         (
             "teachers (--teacher)",
             {
