@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
+from dataenvgym.config import load_config
 from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDomain, hendrycks
 from dataenvgym.domains.math.loaders import load_records
 from dataenvgym.errors import ConfigError
-from dataenvgym.registry import make_agent, make_domain
+from dataenvgym.registry import make_agent, make_domain, make_env
 from dataenvgym.types import TrainingDatum
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PAPER_CONFIG = Path(__file__).parents[3] / "configs" / "math-gemma2-2b-skill-tree.yaml"
 
 
 def math_domain(**settings: Any) -> MathDomain:
@@ -156,3 +158,13 @@ def test_registered_by_name_without_procedural_agents() -> None:
         make_domain("gsm8k", {"val_per_subskill": 0})
     with pytest.raises(ConfigError, match="LLM teacher"):
         make_agent("with-state", "skill-tree", domain)
+
+
+def test_the_papers_math_config_validates_and_builds_without_downloading() -> None:
+    config = load_config(PAPER_CONFIG)
+    assert (config.domain, config.student, config.trainer.mode) == ("math", "hf", "retrain")
+    env = make_env(**config.env_kwargs())  # nothing is loaded until reset
+    factory: Any = env.student_factory
+    assert factory.config.model == "google/gemma-2-2b-it"
+    assert factory.config.max_new_tokens_for("math") == 350
+    assert isinstance(env.domain, MathDomain) and env.domain.config.test_per_subskill is None

