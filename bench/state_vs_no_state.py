@@ -110,12 +110,28 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
+    return (row.get("domain", "arithmetic"), row["env"], row["agent"], row["seed"])
+
+
+def _merged(earlier: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``earlier`` rows not re-run now, then this run's rows."""
+    fresh = {_key(r) for r in rows}
+    return [r for r in earlier if _key(r) not in fresh] + rows
+
+
+def _save(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--envs", nargs="*", default=ENVS)
     parser.add_argument("--domains", nargs="*", default=["arithmetic"])
+    parser.add_argument("--agents", nargs="*", default=AGENTS)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument(
         "--merge", action="store_true", help="add to the rows already in --out (other seeds)"
@@ -131,33 +147,25 @@ def main() -> None:
     shared = "open-ended" in args.envs and "skill-tree" in args.envs
     tasks: list[Task] = [
         (domain, env, agent, seed, threads)
+        for env in args.envs
         for seed in seeds
         for domain in args.domains
-        for env in args.envs
-        for agent in AGENTS
+        for agent in args.agents
         if not (shared and env == "skill-tree" and agent == "no-state")
     ]
+    earlier = json.loads(args.out.read_text()) if args.merge and args.out.exists() else []
+    rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # Pretrain (and cache) each seed's base student once, seeds in parallel.
         warm = [(d, seed, threads) for d in args.domains for seed in seeds]
         list(pool.map(_warm_base, warm))
-        rows = list(pool.map(_episode, tasks))
-    if shared:
-        rows += [
-            {**r, "env": "skill-tree", "same_episode_as": "open-ended"}
-            for r in rows
-            if r["env"] == "open-ended" and r["agent"] == "no-state"
-        ]
-    if args.merge and args.out.exists():
-        keys = {(r.get("domain", "arithmetic"), r["env"], r["agent"], r["seed"]) for r in rows}
-        earlier = json.loads(args.out.read_text())
-        rows = [
-            r
-            for r in earlier
-            if (r.get("domain", "arithmetic"), r["env"], r["agent"], r["seed"]) not in keys
-        ] + rows
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+        for row in pool.map(_episode, tasks):
+            rows.append(row)
+            if shared and row["env"] == "open-ended" and row["agent"] == "no-state":
+                rows.append({**row, "env": "skill-tree", "same_episode_as": "open-ended"})
+            # Saved after every episode, so a long run interrupted keeps what it finished.
+            _save(args.out, _merged(earlier, rows))
+    rows = _merged(earlier, rows)
     print(table(rows))
     mean_episode = statistics.fmean(r["wall_seconds"] for r in rows)
     print(
