@@ -75,7 +75,7 @@ def test_leaderboard_runs_reuses_and_shows_a_custom_agent(
     assert by_agent["no-state"]["score_note"] == "reference 0"
     page = (out / "leaderboard.html").read_text()
     assert "my_teachers:make_teacher" in page and "privileged" in page
-    assert "| setting |" in (out / "leaderboard.md").read_text()
+    assert "| domain | env | budget |" in (out / "leaderboard.md").read_text()
     board = json.loads((out / "leaderboard.json").read_text())
     assert len(board["rows"]) == 4
 

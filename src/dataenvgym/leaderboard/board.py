@@ -146,7 +146,10 @@ def setting_label(setting: Setting) -> str:
     return f"{domain} / {env} / {iterations}×{budget} / {student}"
 
 
-def separable(board: Board, setting: Setting) -> bool:
-    """Whether the oracle beat no-state in ``setting`` (so scores exist there)."""
-    gaps = [row.oracle_gap for row in board.rows if row.setting == setting]
-    return bool(gaps) and not math.isnan(gaps[0]) and gaps[0] > 0
+def unseparated(board: Board) -> list[Setting]:
+    """Settings whose oracle did not beat no-state: they cannot tell agents apart.
+
+    Settings that lack a reference run have no gap at all and are not listed.
+    """
+    gaps = {row.setting: row.oracle_gap for row in board.rows}
+    return [s for s, gap in gaps.items() if not math.isnan(gap) and gap <= 0]

@@ -134,7 +134,7 @@ def leaderboard(
     )
     board.failed = [f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"]
     missing = sum(r.status == "missing" for r in results)
-    console.print(rich_table(board))
+    console.print(rich_table(board), width=max(console.width, 140))  # 10 columns
     paths = write_board(board, out_dir, f"dataenvgym leaderboard: {config.name}")
     console.print(
         f"{len(done)} episodes on the board ({reused} reused, {len(done) - reused} run now"

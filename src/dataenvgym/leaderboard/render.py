@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dataenvgym.leaderboard.board import Board, BoardRow, separable, setting_label
+from dataenvgym.leaderboard.board import Board, BoardRow, setting_label, unseparated
 
 PRIVILEGED_MARK = "🔒"
 LEGEND = (
@@ -25,7 +25,8 @@ LEGEND = (
     "of the test distribution), never the test items; it is the upper reference, not a "
     "competitor."
 )
-COLUMNS = ["setting", "agent", "seeds", "gain (pts)", "final test", "score", "data to match"]
+SETTING_COLUMNS = ["domain", "env", "budget", "student"]
+COLUMNS = [*SETTING_COLUMNS, "agent", "seeds", "gain (pts)", "final test", "score", "data to match"]
 
 
 def _cells(row: BoardRow) -> list[str]:
@@ -34,8 +35,12 @@ def _cells(row: BoardRow) -> list[str]:
         agent += f" ({row.role})"
     score = row.score.format() if row.score is not None else ""
     efficiency = row.efficiency.format() if row.efficiency is not None else ""
+    domain, env, budget, iterations, student = row.setting
     return [
-        setting_label(row.setting),
+        domain,
+        env,
+        f"{iterations}×{budget}",
+        student,
         agent,
         str(row.gain.n),
         f"{row.gain.mean * 100:+.1f} ± {row.gain.half_width * 100:.1f}"
@@ -65,12 +70,12 @@ def _overall_lines(board: Board) -> list[list[str]]:
 def rich_table(board: Board) -> Table:
     table = Table(title="leaderboard")
     for column in COLUMNS:
-        table.add_column(column, justify="right" if column != "setting" else "left")
+        table.add_column(column, justify="left" if column in SETTING_COLUMNS else "right")
     previous = None
     for row in board.rows:
         cells = _cells(row)
         if row.setting == previous:
-            cells[0] = ""
+            cells[: len(SETTING_COLUMNS)] = [""] * len(SETTING_COLUMNS)
         previous = row.setting
         table.add_row(*cells, style="dim" if row.privileged else None)
     return table
@@ -83,9 +88,9 @@ def markdown(board: Board) -> str:
     out.write("| " + " | ".join(["---"] * len(COLUMNS)) + " |\n")
     for row in board.rows:
         out.write("| " + " | ".join(_cells(row)) + " |\n")
-    unseparated = [s for s in board.settings() if not separable(board, s)]
-    if unseparated:
-        names = ", ".join(setting_label(s) for s in unseparated)
+    flat = unseparated(board)
+    if flat:
+        names = ", ".join(setting_label(s) for s in flat)
         out.write(f"\nCannot tell agents apart (oracle ≤ no-state): {names}.\n")
     out.write("\n| agent | mean score | settings scored |\n| --- | --- | --- |\n")
     for line in _overall_lines(board):
@@ -145,8 +150,8 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border-bottom: 1px solid #ddd; padding: .35rem .7rem; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-tr.privileged { background: #fff6e0; } tr.reference td:nth-child(2) { font-style: italic; }
+th { background: #f3f3f3; } td:nth-child(-n+5), th:nth-child(-n+5) { text-align: left; }
+tr.privileged { background: #fff6e0; } tr.reference td:nth-child(5) { font-style: italic; }
 .badge { background: #b26b00; color: white; border-radius: 3px; padding: 0 .3rem;
          font-size: .8em; margin-left: .3rem; }
 p.legend { max-width: 60rem; color: #555; }
@@ -160,7 +165,8 @@ def html_page(board: Board, title: str) -> str:
     for row in board.rows:
         cells = [html.escape(c) for c in _cells(row)]
         if row.privileged:
-            cells[1] = cells[1].replace(PRIVILEGED_MARK, '<span class="badge">privileged</span>')
+            at = len(SETTING_COLUMNS)
+            cells[at] = cells[at].replace(PRIVILEGED_MARK, '<span class="badge">privileged</span>')
         classes = " ".join(
             c for c, on in (("privileged", row.privileged), ("reference", bool(row.role))) if on
         )
@@ -169,11 +175,10 @@ def html_page(board: Board, title: str) -> str:
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line) + "</tr>"
         for line in _overall_lines(board)
     )
-    unseparated = [setting_label(s) for s in board.settings() if not separable(board, s)]
+    flat = [setting_label(s) for s in unseparated(board)]
     note = (
-        f"<p>Cannot tell agents apart (oracle ≤ no-state): {html.escape(', '.join(unseparated))}"
-        "</p>"
-        if unseparated
+        f"<p>Cannot tell agents apart (oracle ≤ no-state): {html.escape(', '.join(flat))}</p>"
+        if flat
         else ""
     )
     return (
