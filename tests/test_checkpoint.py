@@ -212,3 +212,61 @@ def test_sigkill_at_random_points_then_resume(tiny_student: dict[str, Any], tmp_
     assert comparable(actual) == comparable(expected)
     for path in sorted(reference.glob("iteration_*/data.jsonl")):
         assert (run / path.relative_to(reference)).read_text() == path.read_text()
+
+
+# --------------------------------------------------------------------------- LLM teacher
+
+
+@pytest.mark.slow
+def test_a_resumed_llm_run_makes_no_call_twice(
+    tiny_student: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LLM agent cannot be pickled: resuming replays it from the run folder's cache."""
+    from typer.testing import CliRunner
+
+    import dataenvgym.runner
+    from dataenvgym.cli import app
+    from dataenvgym.testing import TEST_KEY_ENV, FakeOpenAIServer, ScriptedTeacher
+
+    monkeypatch.setenv(TEST_KEY_ENV, "sk-test")
+    config = tmp_path / "llm.yaml"
+    settings = {
+        "env": "skill-list",
+        "iterations": 3,
+        "budget": 24,
+        "teacher": "openai:fake-model",
+        "trainer": {"steps_per_iteration": 4},
+        "student_config": tiny_student,
+        "pretrain": {"steps": 6, "examples": 200},
+        "domain_config": {"val_per_subskill": 5, "test_per_subskill": 5},
+        "llm": {"api_key_env": TEST_KEY_ENV, "timeout_s": 5.0},
+    }
+    cli = CliRunner()
+    with FakeOpenAIServer(ScriptedTeacher()) as server:
+        config.write_text(yaml.safe_dump({**settings, "base_url": server.base_url}))
+        args = ["run", "--config", str(config), "--no-report", "--out"]
+        assert cli.invoke(app, [*args, str(tmp_path / "reference")]).exit_code == 0
+        reference_calls = server.calls
+        assert reference_calls > 0
+        server.reset_counts()
+
+        real_save = dataenvgym.runner.save_checkpoint
+
+        def save_then_die(run_dir: Path, env: Any, *rest: Any) -> Path:
+            path = real_save(run_dir, env, *rest)
+            if env.iteration == 2:
+                raise Crash
+            return path
+
+        monkeypatch.setattr(dataenvgym.runner, "save_checkpoint", save_then_die)
+        crashed = cli.invoke(app, [*args, str(tmp_path / "run")])
+        assert isinstance(crashed.exception, Crash)
+        monkeypatch.setattr(dataenvgym.runner, "save_checkpoint", real_save)
+        saved = latest_checkpoint(tmp_path / "run")
+        assert saved is not None and read_checkpoint(saved).agent is None  # replayed
+        resumed = cli.invoke(app, ["run", "--resume", str(tmp_path / "run"), "--no-report"])
+        assert resumed.exit_code == 0, resumed.output
+        assert server.calls == reference_calls  # the replayed iterations came from the cache
+    expected = json.loads((tmp_path / "reference" / "summary.json").read_text())
+    actual = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert comparable(actual) == comparable(expected)

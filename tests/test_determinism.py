@@ -6,7 +6,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+import yaml
 
 from dataenvgym.registry import make_agent, make_env
 from dataenvgym.runner import run_episode
@@ -65,3 +67,45 @@ def test_the_seed_reaches_splits_student_data_and_training(
         trained.append({k: v.clone() for k, v in student.model.state_dict().items()})
     assert any(not trained[0][k].equal(trained[1][k]) for k in start)
     assert _comparable(a) != _comparable(b)
+
+
+@pytest.mark.slow
+def test_the_seed_reaches_the_llm_seed_field(
+    tiny_student: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from dataenvgym.cli import app
+    from dataenvgym.testing import TEST_KEY_ENV, FakeOpenAIServer, ScriptedTeacher
+
+    monkeypatch.setenv(TEST_KEY_ENV, "sk-test")
+    cli = CliRunner()
+
+    def seeds_sent(seed: int, out: str) -> list[Any]:
+        with FakeOpenAIServer(ScriptedTeacher()) as server:
+            config = tmp_path / "llm.yaml"
+            config.write_text(
+                yaml.safe_dump(
+                    {
+                        "env": "open-ended",
+                        "iterations": 1,
+                        "budget": 16,
+                        "teacher": "openai:fake-model",
+                        "base_url": server.base_url,
+                        "trainer": {"steps_per_iteration": 2},
+                        "student_config": tiny_student,
+                        "pretrain": {"steps": 4, "examples": 200},
+                        "domain_config": {"val_per_subskill": 4, "test_per_subskill": 4},
+                        "llm": {"api_key_env": TEST_KEY_ENV, "timeout_s": 5.0},
+                    }
+                )
+            )
+            args = ["run", "--config", str(config), "--seed", str(seed), "--no-report"]
+            result = cli.invoke(app, [*args, "--out", str(tmp_path / out)])
+            assert result.exit_code == 0, result.output
+            return [request.get("seed") for request in server.requests]
+
+    first, again, other = seeds_sent(3, "a"), seeds_sent(3, "b"), seeds_sent(4, "c")
+    assert first and all(isinstance(seed, int) for seed in first)
+    assert sorted(first) == sorted(again)  # the same run seed, the same sampling seeds
+    assert set(first).isdisjoint(other)  # another run seed, other sampling seeds

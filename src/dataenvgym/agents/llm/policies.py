@@ -24,7 +24,7 @@ from dataenvgym.agents.llm.schemas import (
     SubskillProposals,
     TreeDecision,
 )
-from dataenvgym.agents.llm.teacher import LLMTeacher
+from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
 from dataenvgym.llm import LLMCallFailed, load_prompt
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
@@ -90,7 +90,9 @@ class _LLMPolicy:
         return list(source() if callable(source) else source)
 
     def reset(self, seed: int | None = None) -> None:
-        """The LLM policies keep no state across steps: the observation carries history."""
+        """The LLM policies keep no state across steps: the observation carries history.
+        The run's seed becomes their calls' sampling seed (as the engine's already does)."""
+        self._seed = seed
 
     def _messages(self, template: str, schema: type[BaseModel], **values: Any) -> list[dict]:
         user = load_prompt(
@@ -104,8 +106,14 @@ class _LLMPolicy:
     def _ask(self, messages: list[dict], schema: type[M]) -> M | None:
         """The validated answer, or None when it never came (already counted in usage)."""
         try:
+            run_seed = getattr(self, "_seed", None)
+            seed = self.teacher.client.config.seed if run_seed is None else call_seed(run_seed)
             return self.teacher.client.complete_structured(
-                messages, schema, role=self.role, max_reasks=self.teacher.options.max_reasks
+                messages,
+                schema,
+                role=self.role,
+                max_reasks=self.teacher.options.max_reasks,
+                seed=seed,
             )
         except LLMCallFailed:  # transient faults outlasted the retries: fall back, go on
             return None
