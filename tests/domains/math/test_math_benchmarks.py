@@ -61,6 +61,18 @@ def test_math_instance_format_and_scoring() -> None:
     assert not wrong.correct and wrong.partial == 0.0
 
 
+def test_batch_scoring_in_worker_processes_equals_one_by_one() -> None:
+    domain = math_domain(scoring_workers=2)
+    _, test = domain.splits(seed=0)
+    predictions = [
+        inst.metadata["solution"] if index % 2 else f"\\boxed{{{index}}}"
+        for index, inst in enumerate(test)
+    ]
+    batch = domain.score_many(test, predictions)
+    assert batch == [domain.score(i, p) for i, p in zip(test, predictions, strict=True)]
+    assert sum(score.correct for score in batch) >= len(test) // 2
+
+
 def test_math_verify_checks_generated_solutions() -> None:
     domain = math_domain()
 

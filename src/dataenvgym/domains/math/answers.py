@@ -8,8 +8,12 @@ solutions end in ``#### <number>``; numbers are compared exactly as decimals.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -70,6 +74,32 @@ def math_equal(gold_answer: str, prediction: str) -> bool:
     if not gold or not predicted:
         return False
     return bool(verify(gold, predicted, timeout_seconds=timeout))
+
+
+def _equal_pair(pair: tuple[str, str]) -> bool:
+    return math_equal(*pair)
+
+
+def math_equal_many(
+    golds: Sequence[str], predictions: Sequence[str], *, workers: int = 0
+) -> list[bool]:
+    """:func:`math_equal` over many answers, in worker processes when there are many.
+
+    sympy makes one comparison take from milliseconds to a second, so a 5 000-problem test
+    split is worth spreading over cores; in its own process each comparison also keeps its
+    time limit (SIGALRM needs a main thread). ``workers`` 0 picks serial for fewer than 200
+    answers, else up to 8 processes; 1 is always serial.
+    """
+    pairs = list(zip(golds, predictions, strict=True))
+    if workers == 0:
+        workers = 1 if len(pairs) < 200 else min(8, os.cpu_count() or 1)
+    if workers <= 1:
+        return [math_equal(gold, prediction) for gold, prediction in pairs]
+    # spawn, not fork: the parent holds torch threads that a forked child must not inherit.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        chunk = max(1, len(pairs) // (4 * workers))
+        return list(pool.map(_equal_pair, pairs, chunksize=chunk))
 
 
 def is_parseable(answer: str) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dataenvgym.domains.math.answers import is_parseable, last_boxed, math_equal
+from dataenvgym.domains.math.answers import is_parseable, last_boxed, math_equal, math_equal_many
 from dataenvgym.domains.math.loaders import Record, load_records, require_fields
 from dataenvgym.errors import ConfigError
 from dataenvgym.types import Score, Skill, TaskInstance, TrainingDatum
@@ -63,6 +64,11 @@ class MathConfig(BaseModel):
     )
     instruction: str = Field(
         default=DEFAULT_INSTRUCTION, description="Appended to every problem in the prompt."
+    )
+    scoring_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that check answers (0: serial under 200 answers, else up to 8).",
     )
 
 
@@ -158,6 +164,18 @@ class MathDomain:
     def score(self, instance: TaskInstance, prediction: str) -> Score:
         correct = math_equal(instance.answer, prediction)
         return Score(correct=correct, partial=1.0 if correct else 0.0)
+
+    def score_many(
+        self, instances: Sequence[TaskInstance], predictions: Sequence[str]
+    ) -> list[Score]:
+        """:meth:`score` over a whole split, spread over processes when it is large."""
+        correct = math_equal_many(
+            [inst.answer for inst in instances], predictions, workers=self.config.scoring_workers
+        )
+        return [Score(correct=c, partial=1.0 if c else 0.0) for c in correct]
+
+    def verify_many(self, data: Sequence[TrainingDatum]) -> list[str | None]:
+        return [self.verify(datum) for datum in data]
 
     def verify(self, datum: TrainingDatum) -> str | None:
         """A generated solution must end in a boxed answer math-verify can read.

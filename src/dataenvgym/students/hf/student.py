@@ -62,13 +62,14 @@ def fresh_adapter_state(model: PeftModel, seed: int) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
     for name, tensor in sorted(get_peft_model_state_dict(model).items()):
-        fresh = torch.empty(tensor.shape, dtype=torch.float32)
+        fresh = torch.zeros(tensor.shape, dtype=torch.float32)
         if "lora_A" in name:
             # peft's default init: kaiming_uniform_(a=sqrt(5)) => bound = 1/sqrt(fan_in).
             bound = 1.0 / math.sqrt(tensor.shape[1])
             fresh.uniform_(-bound, bound, generator=generator)
-        else:
-            fresh.zero_()
+        elif "lora_embedding_B" in name:
+            # Embedding adapters are the other way round: A starts at zero, B is normal.
+            fresh.normal_(generator=generator)
         state[name] = fresh.to(tensor.dtype)
     return state
 
