@@ -65,3 +65,49 @@ def tiny_kwargs() -> Any:
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+# --------------------------------------------------------------------------- report tests
+
+TINY_RUN_CONFIG: dict[str, Any] = {
+    "env": "skill-tree",
+    "iterations": 2,
+    "budget": 40,
+    "trainer": {"steps_per_iteration": 5},
+    "student_config": TINY_STUDENT,
+    "pretrain": {"steps": 10, "examples": 300},
+    "domain_config": {"val_per_subskill": 6, "test_per_subskill": 6},
+}
+#: (agent, seed) of the session's tiny runs; the first is the one single-run tests use.
+TINY_RUNS = (("with-state", 0), ("with-state", 1), ("no-state", 0))
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Real tiny run folders made once per session through `dataenvgym run` (two seeds of
+    with-state, one of no-state); the first has the report.html that `run` writes."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from dataenvgym.cli import app
+
+    root = tmp_path_factory.mktemp("report_runs")
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_RUN_CONFIG))
+    folders: list[Path] = []
+    with pytest.MonkeyPatch.context() as patch:
+        # Same private cache as the autouse fixture, which a session fixture runs before.
+        patch.setenv("DATAENVGYM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        for agent, seed in TINY_RUNS:
+            out = root / "runs" / f"{agent}-s{seed}"
+            args = ["run", "--config", str(config), "--agent", agent, "--seed", str(seed)]
+            args += [] if not folders else ["--no-report"]
+            result = CliRunner().invoke(app, [*args, "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            folders.append(out)
+    return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_runs: list[Path]) -> Path:
+    return tiny_runs[0]
