@@ -67,7 +67,7 @@ def test_skill_list_errors_are_drawn_across_subskills(tiny_kwargs: Any) -> None:
     for state in obs.skills.values():
         failing = {
             e.instance.subskill
-            for e in env.val_result.instances  # type: ignore[attr-defined]
+            for e in env.val_result.instances
             if e.instance.skill == state.name and not e.correct
         }
         shown = {e.instance.subskill for e in state.errors}
