@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,8 @@ from rich.console import Console
 
 from dataenvgym.errors import ConfigError, DataEnvGymError
 
-console = Console()
+# The board has ten columns: a pipe or a log file gets a wide page instead of 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _fail(message: str) -> None:
@@ -134,7 +136,7 @@ def leaderboard(
     )
     board.failed = [f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"]
     missing = sum(r.status == "missing" for r in results)
-    console.print(rich_table(board), width=max(console.width, 140))  # 10 columns
+    console.print(rich_table(board))
     paths = write_board(board, out_dir, f"dataenvgym leaderboard: {config.name}")
     console.print(
         f"{len(done)} episodes on the board ({reused} reused, {len(done) - reused} run now"

@@ -69,8 +69,9 @@ def _overall_lines(board: Board) -> list[list[str]]:
 
 def rich_table(board: Board) -> Table:
     table = Table(title="leaderboard")
+    text_columns = [*SETTING_COLUMNS, "agent"]
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in SETTING_COLUMNS else "right")
+        table.add_column(column, justify="left" if column in text_columns else "right")
     previous = None
     for row in board.rows:
         cells = _cells(row)
