@@ -56,3 +56,12 @@ def test_untried_units_get_an_optimistic_share() -> None:
 def test_all_mastered_falls_back_to_uniform() -> None:
     histories = {k: _history([1.0], [1.0], []) for k in "abcd"}
     assert allocate(histories, 40) == {k: 10 for k in "abcd"}
+
+
+def test_a_unit_being_forgotten_counts_as_moving() -> None:
+    histories = {
+        "forgotten": _history([0.99, 0.8], [0.99, 0.9], [30]),
+        "flat": _history([0.5, 0.5], [0.7, 0.7], [30]),
+    }
+    counts = allocate(histories, 100)
+    assert counts["forgotten"] > counts["flat"]

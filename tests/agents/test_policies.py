@@ -75,3 +75,19 @@ def test_skill_list_errors_are_drawn_across_subskills(tiny_kwargs: Any) -> None:
         if len(failing) >= 3 and len(state.errors) == 8:
             # the first errors in validation order would all come from one subskill
             assert len(shown) >= 2
+
+
+def test_tree_policy_refeeds_a_subskill_being_forgotten() -> None:
+    policy = SkillTreeStatePolicy(CATALOGUE)
+    observation = _tree_observation(
+        {
+            "easy": [0.99, 0.85, 0.7],  # was mastered, falling: not pruned, fed back
+            "medium": [0.3, 0.33, 0.36],  # rising slowly
+            "hard": [0.0, 0.0, 0.0],
+        }
+    )
+    action = policy.plan(observation)
+    assert isinstance(action, SkillTreeAction)
+    allocation = action.exploit["add"]
+    assert allocation["hard"] == 0
+    assert allocation["easy"] > allocation["medium"] > 0
