@@ -23,10 +23,12 @@ from dataenvgym.agents.policies import (
 )
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
+from dataenvgym.domains.code.domain import PRETRAIN_DEFAULTS as CODE_PRETRAIN_DEFAULTS
 from dataenvgym.domains.code.domain import TINY_STUDENT_DEFAULTS as CODE_TINY_DEFAULTS
 from dataenvgym.domains.code.domain import CodeConfig, CodeDomain
 from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDomain
 from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
+from dataenvgym.domains.tooluse.domain import PRETRAIN_DEFAULTS as TOOLUSE_PRETRAIN_DEFAULTS
 from dataenvgym.domains.tooluse.domain import TINY_STUDENT_DEFAULTS as TOOLUSE_TINY_DEFAULTS
 from dataenvgym.domains.tooluse.domain import ToolUseConfig, ToolUseDomain
 from dataenvgym.domains.vqa.domain import VQAConfig, VQADomain
@@ -73,8 +75,8 @@ DOMAINS: dict[str, Callable[[dict[str, Any]], Domain]] = {
 #: them: ``{"student": {...}, "pretrain": {...}}``. Code and tool use need a longer context
 #: than arithmetic's 48 characters.
 STUDENT_DEFAULTS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-    ("tiny", "code"): {"student": CODE_TINY_DEFAULTS},
-    ("tiny", "tool-use"): {"student": TOOLUSE_TINY_DEFAULTS},
+    ("tiny", "code"): {"student": CODE_TINY_DEFAULTS, "pretrain": CODE_PRETRAIN_DEFAULTS},
+    ("tiny", "tool-use"): {"student": TOOLUSE_TINY_DEFAULTS, "pretrain": TOOLUSE_PRETRAIN_DEFAULTS},
 }
 
 
