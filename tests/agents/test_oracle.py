@@ -75,7 +75,11 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     # The data follows the allocation per subskill, whatever the environment's action shape.
     per_subskill = Counter(subskill_key(d.skill, d.subskill) for d in action.data)
     assert per_subskill == {k: n for k, n in look.allocation.items() if n}
-    env.step(action)  # a valid action: no InvalidActionError
+    *_, info = env.step(action)  # a valid action: no InvalidActionError
+    # Filtered as the environment filters, nothing is dropped: the look-ahead of the chosen
+    # candidate was the step itself (same trainer, seed, replay, data and order).
+    assert info["dropped"]["total"] == 0
+    assert agent.oracle._private_scores(env.student) == look.chosen.scores
 
 
 def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path: Any) -> None:

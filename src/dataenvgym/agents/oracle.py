@@ -9,8 +9,10 @@ It sees what no real teacher can: the student itself. Before each step it
 2. looks one step ahead: copies of the student are trained by the environment's own
    trainer (same steps, seed and replay) on candidate data for this step: uniform, and
    allocations ∝ what each subskill gained under uniform, over a floor;
-3. submits the data of the candidate whose copy scores best on the private items. It
-   spends the same budget as every other agent.
+3. submits the data of the candidate whose copy scores best on the private items. The data
+   are filtered as the environment filters them (no evaluation prompt, nothing trained on
+   before), so the environment keeps all of them and the real step is exactly the chosen
+   copy's training. It spends the same budget as every other agent.
 
 Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data where
 accuracy is lowest loses to uniform data (``CALIBRATION.md``) because out-of-reach subskills
@@ -34,7 +36,6 @@ from typing import Any
 
 from dataenvgym.agents.allocation import largest_remainder
 from dataenvgym.agents.base import Agent
-from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
 from dataenvgym.protocols import ProceduralDomain, Student
@@ -98,6 +99,7 @@ class Candidate:
     counts: dict[str, int]
     private_accuracy: float  # after training on its data: what the oracle maximises
     data: list[TrainingDatum] = field(default_factory=list, repr=False)
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -133,19 +135,14 @@ class OraclePolicy:
     Needs :meth:`attach_env` after ``env.reset``.
     """
 
-    def __init__(
-        self,
-        domain: ProceduralDomain,
-        engine: ProceduralEngine,
-        config: OracleConfig | None = None,
-    ) -> None:
+    def __init__(self, domain: ProceduralDomain, config: OracleConfig | None = None) -> None:
         self.domain = domain
-        self.engine = engine
         self.config = config or OracleConfig()
         self.catalogue = domain.skills()
         self.seed = 0
         self.env: TeacherEnv[Any, Any] | None = None
         self.private: list[TaskInstance] = []
+        self.excluded: set[str] = set()  # evaluation and private prompts: never training data
         self.log: list[LookAhead] = []
 
     @property
@@ -161,15 +158,16 @@ class OraclePolicy:
     def attach_env(self, env: TeacherEnv[Any, Any]) -> None:
         """Give the oracle the environment (its student and trainer) after ``env.reset``."""
         self.env = env
-        excluded = {i.prompt for i in [*env.validation, *env.test]}
+        evaluation = {i.prompt for i in [*env.validation, *env.test]}
         self.private = private_items(
-            self.domain, self.units, self.config.private_per_subskill, self.seed, excluded
+            self.domain, self.units, self.config.private_per_subskill, self.seed, evaluation
         )
+        self.excluded = evaluation | {i.prompt for i in self.private}
 
     def __getstate__(self) -> dict[str, Any]:
         # Checkpoints pickle the agent; the environment is re-attached on resume.
         state = dict(self.__dict__)
-        state["env"], state["private"] = None, []
+        state["env"], state["private"], state["excluded"] = None, [], set()
         return state
 
     # ------------------------------------------------------------------ planning
@@ -214,9 +212,13 @@ class OraclePolicy:
     ) -> tuple[Candidate, dict[str, tuple[float, float]]]:
         """Write the data of ``counts``, train it into a copy, score the copy privately."""
         env = self._env()
-        plan = counts_to_action(counts, _stand_in(env.iteration, sum(counts.values())))
-        # One engine seed per candidate (and episode seed): candidates get different items.
-        data = self.engine.generate(plan, _stand_in(env.iteration, 0), seed=self.seed * 1000 + tag)
+        # Filtered exactly as the environment will filter it (no evaluation prompt, nothing
+        # trained on before), so that the environment keeps every datum and the real step
+        # trains on the very data, in the very order, that this copy trained on.
+        taken = self.excluded | {d.prompt for d in env.accumulated}
+        data = fresh_data(
+            self.domain, counts, taken, salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}"
+        )
         probe = _copy_student(env.student)
         env.trainer.train(
             probe,
@@ -228,7 +230,7 @@ class OraclePolicy:
         )
         scores = self._private_scores(probe)
         accuracy = sum(a for a, _ in scores.values()) / len(self.units)
-        return Candidate(label, counts, accuracy, data), scores
+        return Candidate(label, counts, accuracy, data, scores), scores
 
     def _env(self) -> TeacherEnv[Any, Any]:
         if self.env is None:
@@ -248,6 +250,28 @@ class OraclePolicy:
         }
 
 
+def fresh_data(
+    domain: ProceduralDomain, counts: dict[str, int], taken: set[str], *, salt: str
+) -> list[TrainingDatum]:
+    """``counts[skill/subskill]`` generated data, distinct, none with a prompt in ``taken``.
+
+    Spaces too small to give that many new prompts give fewer.
+    """
+    data: list[TrainingDatum] = []
+    for key, count in counts.items():
+        skill, _, subskill = key.partition("/")
+        rng = random.Random(f"{salt}:{key}")
+        seen: set[str] = set()
+        for _ in range(20):
+            if len(seen) >= count:
+                break
+            for datum in domain.generate(skill, subskill, count - len(seen), rng):
+                if datum.prompt not in taken and datum.prompt not in seen:
+                    seen.add(datum.prompt)
+                    data.append(datum)
+    return data
+
+
 def private_items(
     domain: ProceduralDomain,
     units: Sequence[str],
@@ -255,34 +279,22 @@ def private_items(
     seed: int,
     excluded: set[str],
 ) -> list[TaskInstance]:
-    """The oracle's private test copy: fresh generated items, none of them in ``excluded``.
-
-    Spaces too small to give ``per_unit`` distinct new items give fewer.
-    """
-    items: list[TaskInstance] = []
-    for key in units:
-        skill, _, subskill = key.partition("/")
-        rng = random.Random(f"oracle-private:{seed}:{key}")
-        seen: set[str] = set()
-        for _ in range(20):
-            for datum in domain.generate(skill, subskill, per_unit - len(seen), rng):
-                if datum.prompt in excluded or datum.prompt in seen:
-                    continue
-                seen.add(datum.prompt)
-                items.append(
-                    TaskInstance(
-                        id=f"oracle-{key}-{len(seen):04d}",
-                        domain=domain.name,
-                        prompt=datum.prompt,
-                        answer=datum.response,
-                        skill=skill,
-                        subskill=subskill,
-                        metadata=datum.metadata,
-                    )
-                )
-            if len(seen) >= per_unit:
-                break
-    return items
+    """The oracle's private test copy: fresh generated items, none of them in ``excluded``."""
+    data = fresh_data(
+        domain, dict.fromkeys(units, per_unit), excluded, salt=f"oracle-private:{seed}"
+    )
+    return [
+        TaskInstance(
+            id=f"oracle-{index:05d}",
+            domain=domain.name,
+            prompt=datum.prompt,
+            answer=datum.response,
+            skill=datum.skill,
+            subskill=datum.subskill,
+            metadata=datum.metadata,
+        )
+        for index, datum in enumerate(data)
+    ]
 
 
 def _copy_student(student: Student) -> Student:
@@ -340,12 +352,26 @@ def counts_to_action(
     raise TypeError(f"the oracle cannot act on a {type(observation).__name__}")
 
 
+class OracleEngine:
+    """Hands over the data of the candidate the look-ahead chose (already written and
+    filtered by :class:`OraclePolicy` from the domain's generators)."""
+
+    def __init__(self, policy: OraclePolicy) -> None:
+        self.policy = policy
+
+    def generate(self, plan: Action, observation: Observation, *, seed: int) -> list[TrainingDatum]:
+        log = self.policy.log
+        if not log or log[-1].iteration != observation.iteration:
+            raise DataEnvGymError("the oracle engine writes only what OraclePolicy.plan just chose")
+        return list(log[-1].chosen.data)
+
+
 @dataclass
 class OracleAgent(Agent):
-    """The privileged upper-bound agent: :class:`OraclePolicy` and the procedural engine.
+    """The privileged upper-bound agent: :class:`OraclePolicy` and :class:`OracleEngine`.
 
-    It submits exactly the data of the candidate it chose, as the action of whichever
-    environment it is in (in Skill-List too, where a plan only names counts per skill).
+    Its action is the chosen candidate's allocation in the environment's own action shape
+    (in Skill-List too, where a plan names counts per skill only) with the candidate's data.
     """
 
     name: str = "oracle"
@@ -361,23 +387,6 @@ class OracleAgent(Agent):
         """See :meth:`OraclePolicy.attach_env`."""
         self.oracle.attach_env(env)
 
-    def act(self, observation: Observation) -> Action:
-        chosen = self.oracle.choose(observation)
-        action = counts_to_action(chosen.counts, observation, notes=self.oracle.notes())
-        return action.model_copy(update={"data": chosen.data})
-
-
-def _stand_in(iteration: int, budget: int) -> OpenEndedObservation:
-    """An empty observation: the engine reads a plan of per-subskill specs against it."""
-    return OpenEndedObservation(
-        iteration=iteration,
-        budget_per_iteration=budget,
-        budget_left=budget,
-        val_accuracy=0.0,
-        val_partial=0.0,
-        evaluated=[],
-    )
-
 
 def make_oracle(domain: object, config: OracleConfig | None = None) -> OracleAgent:
     """The oracle for a procedural domain.
@@ -390,5 +399,5 @@ def make_oracle(domain: object, config: OracleConfig | None = None) -> OracleAge
         raise ConfigError(
             f"the oracle draws a private test copy from a domain's generators; {name!r} has none"
         )
-    engine = ProceduralEngine(domain)
-    return OracleAgent(policy=OraclePolicy(domain, engine, config), engine=engine)
+    policy = OraclePolicy(domain, config)
+    return OracleAgent(policy=policy, engine=OracleEngine(policy))
