@@ -136,7 +136,7 @@ def normalized_score(
         return NormalizedScore(None, math.nan, "no reference runs")
     gap = statistics.fmean(oracle.values()) - statistics.fmean(no_state.values())
     if gap <= min_gap:
-        return NormalizedScore(None, gap, "cannot tell agents apart (oracle ≤ no-state)")
+        return NormalizedScore(None, gap, "cannot tell agents apart")
     paired = sorted(set(agent) & set(no_state))
     if not paired:
         return NormalizedScore(None, gap, "no seed shared with no-state")
