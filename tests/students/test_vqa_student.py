@@ -66,6 +66,7 @@ def test_save_load_round_trip_and_vocabulary_checks(tmp_path: Path) -> None:
 
 
 def test_it_answers_easy_vqa_images_from_files() -> None:
+    pytest.importorskip("easy_vqa", reason="easy-vqa ships in the [vqa] extra")
     items = load_easy_vqa("test")[:5]
     answers = VQAStudent(VQAStudentConfig(**TINY)).predict(items)
     assert len(answers) == 5 and all(a in VQAStudentConfig().answers for a in answers)

@@ -4,7 +4,7 @@ It answers by classifying over a fixed answer vocabulary, as VQA models usually 
 question conditions the image features through FiLM (a per-channel scale and shift, as in
 FiLM for CLEVR), and coordinate channels give the convolutions a sense of where things are,
 which spatial questions need. Sized to train on two CPU cores in minutes: a 64×64 image
-goes through four 3×3 convolutions, the first three with stride 2.
+goes through four 3×3 convolutions, the first two with stride 2.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ class VQAStudentConfig(BaseModel):
     words: tuple[str, ...] = Field(default=WORDS, description="Question words; others are UNK.")
     max_words: int = Field(default=24, description="Longer questions are cut.")
     lr: float = Field(default=1e-3, description="Peak AdamW learning rate of each fit().")
-    pretrain_lr: float = Field(default=2e-3, description="Peak learning rate of pretraining.")
+    pretrain_lr: float = Field(default=3e-3, description="Peak learning rate of pretraining.")
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
-    batch_size: int = 64
+    batch_size: int = 32
     eval_batch_size: int = 256
     image_cache: int = Field(default=8192, description="Decoded images kept in memory.")
     seed: int = 0
@@ -101,8 +101,8 @@ def _coords(x: torch.Tensor) -> torch.Tensor:
 class VQANet(nn.Module):
     """Image + question -> answer logits.
 
-    Three stride-2 convolutions take 64×64 down to 8×8 (cheap enough for a CPU), the last
-    two conditioned on the question; a fourth, also conditioned, looks at the 8×8 map.
+    Two stride-2 convolutions take 64×64 down to 16×16 (cheap enough for a CPU); the
+    question conditions all but the first, and chooses where the answer head looks.
     """
 
     def __init__(self, cfg: VQAStudentConfig) -> None:
@@ -110,12 +110,20 @@ class VQANet(nn.Module):
         c1, c2, c3, c4 = cfg.channels
         self.embed = nn.Embedding(len(cfg.words) + 2, cfg.word_dim, padding_idx=PAD)
         self.gru = nn.GRU(cfg.word_dim, cfg.question_dim, batch_first=True)
-        self.stem = nn.Sequential(nn.Conv2d(5, c1, 3, stride=2, padding=1), nn.ReLU())
-        self.conv2 = nn.Sequential(nn.Conv2d(c1 + 2, c2, 3, stride=2, padding=1), nn.ReLU())
-        self.film3 = _FiLMConv(c2 + 2, c3, cfg.question_dim, stride=2)
+        # Normalised convolutions: without them the net sits on a long loss plateau before
+        # it starts reading colours (measured: ~300 steps at ln 8 on colour questions).
+        self.stem = nn.Sequential(
+            nn.Conv2d(5, c1, 3, stride=2, padding=1), nn.GroupNorm(min(8, c1), c1), nn.ReLU()
+        )
+        # The question conditions every layer after the stem, and the last two keep a 16×16
+        # map: measured on colour questions, both made the net find "the circle" sooner.
+        self.film2 = _FiLMConv(c1 + 2, c2, cfg.question_dim, stride=2)
+        self.film3 = _FiLMConv(c2 + 2, c3, cfg.question_dim, stride=1)
         self.film4 = _FiLMConv(c3 + 2, c4, cfg.question_dim, stride=1)
+        # Question-guided attention over the 16×16 map: "the red circle" picks its cells.
+        self.attend = nn.Linear(cfg.question_dim, c4 + 2)
         self.head = nn.Sequential(
-            nn.Linear(2 * c4 + cfg.question_dim, cfg.hidden_dim),
+            nn.Linear(3 * c4 + 2 + cfg.question_dim, cfg.hidden_dim),
             nn.ReLU(),
             nn.Linear(cfg.hidden_dim, len(cfg.answers)),
         )
@@ -131,11 +139,14 @@ class VQANet(nn.Module):
         self, images: torch.Tensor, words: torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
         q = self.encode_question(words, lengths)
-        x = self.stem(_coords(images))  # 32×32
-        x = self.conv2(_coords(x))  # 16×16
-        x = self.film3(_coords(x), q)  # 8×8
-        x = self.film4(_coords(x), q)
-        pooled = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], dim=1)
+        x = self.stem(_coords(2 * images - 1))  # 32×32
+        x = self.film2(_coords(x), q)  # 16×16
+        x = self.film3(_coords(x), q)
+        x = _coords(self.film4(_coords(x), q))
+        cells = x.flatten(2)  # (batch, channels + 2, 64)
+        weights = torch.softmax(torch.einsum("bc,bcn->bn", self.attend(q), cells), dim=1)
+        attended = torch.einsum("bn,bcn->bc", weights, cells)  # includes where it looked
+        pooled = torch.cat([x[:, :-2].amax(dim=(2, 3)), x[:, :-2].mean(dim=(2, 3)), attended], 1)
         return self.head(torch.cat([pooled, q], dim=1))
 
     def num_parameters(self) -> int:

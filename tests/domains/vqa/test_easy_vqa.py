@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+pytest.importorskip("easy_vqa", reason="easy-vqa ships in the [vqa] extra")
+
 from dataenvgym.domains.vqa.domain import VQADomain
 from dataenvgym.domains.vqa.easy_vqa import (
     EasyVQAConfig,

@@ -100,3 +100,36 @@ def test_verify_needs_an_image_and_a_short_answer() -> None:
     assert domain.verify(ok) is None
     assert domain.verify(ok.model_copy(update={"metadata": {}})) is not None
     assert domain.verify(ok.model_copy(update={"response": "it is a red ball"})) is not None
+
+
+def test_a_hub_dataset_is_read_through_datasets_and_its_images_saved_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    datasets = pytest.importorskip("datasets", reason="GQA by name needs the [hf] extra")
+    from PIL import Image
+
+    records = read_questions(FIXTURES / "questions.json")
+    questions = datasets.Dataset.from_list(records)
+    image_ids = sorted({r["imageId"] for r in records})
+    images = datasets.Dataset.from_dict(
+        {
+            "id": image_ids,
+            "image": [Image.open(FIXTURES / "images" / f"{i}.jpg") for i in image_ids],
+        },
+        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image()}),
+    )
+    calls: list[tuple[str, str, str]] = []
+
+    def load_dataset(name: str, config: str, split: str) -> object:
+        calls.append((name, config, split))
+        return questions if config.endswith("instructions") else images
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    domain = GQADomain(GQAConfig(dataset="lmms-lab/GQA", val_per_type=2, test_per_type=2))
+    val, test = domain.splits(seed=0)
+    assert calls == [
+        ("lmms-lab/GQA", "testdev_balanced_instructions", "testdev"),
+        ("lmms-lab/GQA", "testdev_balanced_images", "testdev"),
+    ]
+    assert len({i.subskill for i in val}) == 6 and test
+    assert all(load_image(i.metadata).size == (16, 12) for i in val)
