@@ -50,5 +50,5 @@ def test_each_environment_takes_a_step_with_the_offline_teacher(env_name: str) -
     observation, reward, _, truncated, info = env.step(action)
     assert truncated and info["num_new_data"] > 0
     assert info["dropped"]["failed_verification"] == 0
-    assert -1.0 <= reward <= 1.0
+    assert -1.0 <= float(reward) <= 1.0
     assert teacher_env.evaluate_test().report.count == 14 * 2
