@@ -48,7 +48,8 @@ def main() -> None:
     print(f"load before: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} CPUs)")
     sweep = SweepConfig(name="bench", base=BASE, grid=grid)
     for cfg in {cfg.seed: cfg for _, cfg in sweep.episodes()}.values():  # one per seed
-        warm_base_student(cfg.model_dump(mode="json"), cores)
+        # One thread: on a busy machine more would only wait on each other (not timed).
+        warm_base_student(cfg.model_dump(mode="json"), 1)
 
     sequential: dict[int, float] = {}
     seq_rows: list[dict] = []

@@ -103,7 +103,7 @@ CASES: list[Case] = [
     # unknown names
     ("unknown env", lambda t: ["run", "--env", "nope"], "env: Input should be"),
     ("unknown domain", lambda t: ["run", "--domain", "poetry"], "unknown domain 'poetry'"),
-    ("unknown agent", lambda t: ["run", "--agent", "oracle"], "unknown agent 'oracle'"),
+    ("unknown agent", lambda t: ["run", "--agent", "delphi"], "unknown agent 'delphi'"),
     ("unknown student", lambda t: ["run", "--config", _config(t, student="huge")], "student"),
     # an invalid action
     (

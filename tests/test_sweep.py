@@ -56,7 +56,7 @@ def test_the_grid_is_the_product_of_its_lists(tmp_path: Path, tiny_student: dict
         ({"colour": ["red"]}, "not run settings"),
         ({"seed": []}, "has no values"),
         ({"budget": [0]}, "invalid sweep point"),
-        ({"agent": ["oracle"]}, "unknown agent 'oracle'"),
+        ({"agent": ["delphi"]}, "unknown agent 'delphi'"),
     ],
 )
 def test_bad_sweep_files_are_one_line_errors(
