@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from dataenvgym.registry import make_agent, make_env
-    from dataenvgym.runner import run_episode
+    from dataenvgym.runner import EpisodeHooks, run_episode
     from dataenvgym.testing.hf import smollm2_folder
 
     torch.set_num_threads(args.threads)
@@ -46,7 +46,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     agent = make_agent("with-state", "skill-tree", env.domain)
     with tempfile.TemporaryDirectory() as out:
-        summary = run_episode(env, agent, seed=args.seed, out_dir=Path(out) / "run")
+        hooks = EpisodeHooks(
+            on_iteration_end=lambda i, row: print(
+                f"iteration {i}: val {row['val_accuracy']:.3f}, test {row['test_accuracy']:.3f}, "
+                f"{row['num_new_data']} data, trained {row['train_seconds']:.0f} s",
+                flush=True,
+            )
+        )
+        summary = run_episode(env, agent, seed=args.seed, out_dir=Path(out) / "run", hooks=hooks)
         adapters = sorted(
             p.parent.name for p in Path(out).glob("run/*/adapter/adapter_config.json")
         )
