@@ -110,6 +110,15 @@ def _tiny_vqa_student(
     )
 
 
+def _hf_vlm_student(
+    student_config: dict[str, Any], pretrain_config: dict[str, Any]
+) -> StudentFactory:
+    # Imported here: transformers and peft are the optional [hf] extra.
+    from dataenvgym.students.vlm import VLMStudentConfig, VLMStudentFactory
+
+    return VLMStudentFactory(VLMStudentConfig.model_validate(student_config))
+
+
 def _hf_student(student_config: dict[str, Any], pretrain_config: dict[str, Any]) -> StudentFactory:
     from dataenvgym.students.hf import HFStudentConfig, HFStudentFactory
 
@@ -132,6 +141,10 @@ STUDENTS: dict[str, StudentEntry] = {
     "hf": StudentEntry(
         "any transformers causal LM with a LoRA adapter (default: packaged SmolLM2-135M)",
         _hf_student,
+    ),
+    "hf-vlm": StudentEntry(
+        "any transformers image-text-to-text model (PaliGemma-style) with a LoRA adapter",
+        _hf_vlm_student,
     ),
 }
 
