@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from dataenvgym.cache import cache_dir, fingerprint
+from dataenvgym.errors import ConfigError
 from dataenvgym.protocols import BaseStudent, Domain, ProceduralDomain
 from dataenvgym.students.tiny import TinyStudent, TinyStudentConfig
 from dataenvgym.types import TrainingDatum
@@ -87,9 +88,10 @@ class TinyStudentFactory:
         root = self.cache_root or cache_dir() / "students"
         target = root / f"{domain.name}-{self._key(domain, seed, exclude_prompts)}"
         if not isinstance(domain, ProceduralDomain):
-            raise TypeError(
+            raise ConfigError(
                 f"domain {domain.name!r} has no procedural generator to pretrain a tiny "
-                "student on; use a Hugging Face student or a built-in domain"
+                "student on; use a Hugging Face student (student: hf in the config) or a "
+                "built-in domain"
             )
         data = pretraining_data(domain, self.pretrain.examples, seed, exclude_prompts)
         if (target / "model.pt").exists():
