@@ -35,6 +35,9 @@ def test_allocation_follows_gains_over_a_floor() -> None:
     assert sum(counts.values()) == 100
     assert counts == {"a/x": 58, "a/y": 32, "b/z": 5, "b/w": 5}  # 5 + 80·2/3, 5 + 80/3, 5, 5
     assert oracle_allocation({"a/x": 0.0, "a/y": -0.1}, 10, floor=0.2) == {"a/x": 5, "a/y": 5}
+    # Equal shares over the subskills that gained: a slow learner is not starved.
+    equal = oracle_allocation(gains, 100, floor=0.2, equal=True)
+    assert equal == {"a/x": 45, "a/y": 45, "b/z": 5, "b/w": 5}
 
 
 def test_private_items_are_fresh_and_never_evaluation_items() -> None:

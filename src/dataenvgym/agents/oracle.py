@@ -8,7 +8,8 @@ It sees what no real teacher can: the student itself. Before each step it
    them);
 2. looks one step ahead: copies of the student are trained by the environment's own
    trainer (same steps, seed and replay) on candidate data for this step: uniform, and
-   allocations ∝ what each subskill gained under uniform, over a floor;
+   allocations ∝ what each subskill gained under uniform over a floor, and equal shares
+   over the subskills that gained;
 3. submits the data of the candidate whose copy scores best on the private items. The data
    are filtered as the environment filters them (no evaluation prompt, nothing trained on
    before), so the environment keeps all of them and the real step is exactly the chosen
@@ -65,24 +66,34 @@ class OracleConfig:
         private_per_subskill: Private items per subskill (the oracle's own test copy).
         floors: One candidate allocation per floor (the share spread uniformly), besides
             uniform itself; each is tried by training a copy of the student.
+        learnable_floor: One more candidate: this floor, and the rest in equal shares over
+            the subskills that gained anything (slow learners are not starved by fast ones);
+            ``None`` leaves it out.
         partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
             tie-breaker between subskills whose exact accuracy has not moved yet.
     """
 
-    private_per_subskill: int = 100
-    floors: tuple[float, ...] = (0.5, 0.25)
+    private_per_subskill: int = 300
+    floors: tuple[float, ...] = (0.5,)
+    learnable_floor: float | None = 0.3
     partial_weight: float = 0.25
 
 
-def oracle_allocation(gains: dict[str, float], budget: int, floor: float) -> dict[str, int]:
-    """Split ``budget`` over subskills: a uniform ``floor`` plus shares ∝ max(gain, 0).
+def oracle_allocation(
+    gains: dict[str, float], budget: int, floor: float, *, equal: bool = False
+) -> dict[str, int]:
+    """Split ``budget`` over subskills: a uniform ``floor`` plus shares ∝ max(gain, 0)
+    (``equal``: the same share for every subskill that gained more than half a point).
 
     With no positive gain anywhere the whole budget is uniform (the no-state allocation).
     """
     keys = sorted(gains)
     if not keys:
         return {}
-    scores = {k: max(gains[k], 0.0) for k in keys}
+    if equal:
+        scores = {k: float(gains[k] > 0.005) for k in keys}
+    else:
+        scores = {k: max(gains[k], 0.0) for k in keys}
     mass = sum(scores.values())
     floor = floor if mass > 0 else 1.0
     weights = {
@@ -124,7 +135,7 @@ class OraclePolicy:
        replay; its per-subskill gains on the private items say what each subskill can
        gain now (out-of-reach and mastered subskills gain nothing).
     2. For each floor in ``config.floors``, an allocation ∝ those gains over that floor is
-       trained into another copy.
+       trained into another copy, and one with equal shares over the subskills that gained.
     3. The candidate with the best private accuracy wins, and its very data are submitted,
        so the look-ahead is the step itself (up to data the environment drops). Because
        subskills interfere (feeding only carries teaches the student to carry where it
@@ -184,11 +195,16 @@ class OraclePolicy:
             + self.config.partial_weight * (after[key][1] - before[key][1])
             for key in self.units
         }
+        options = [
+            (f"floor {f:g}", oracle_allocation(gains, budget, f)) for f in self.config.floors
+        ]
+        if self.config.learnable_floor is not None:
+            equal = oracle_allocation(gains, budget, self.config.learnable_floor, equal=True)
+            options.append(("learnable", equal))
         candidates = [uniform]
-        for tag, floor in enumerate(self.config.floors, start=1):
-            counts = oracle_allocation(gains, budget, floor)
+        for tag, (label, counts) in enumerate(options, start=1):
             if all(counts != c.counts for c in candidates):
-                candidates.append(self._try(f"floor {floor:g}", counts, tag=tag)[0])
+                candidates.append(self._try(label, counts, tag=tag)[0])
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
