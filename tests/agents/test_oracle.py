@@ -7,13 +7,21 @@ from typing import Any
 
 import pytest
 
-from dataenvgym.agents.oracle import OracleAgent, oracle_allocation, private_items
+from dataenvgym.agents.oracle import (
+    OracleAgent,
+    OracleConfig,
+    make_oracle,
+    oracle_allocation,
+    private_items,
+)
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
 from dataenvgym.errors import ConfigError, DataEnvGymError
 from dataenvgym.protocols import Student
 from dataenvgym.registry import make_agent, make_env
 from dataenvgym.runner import run_episode
 from dataenvgym.types import EvaluationResult, TaskInstance, subskill_key
+
+SMALL = OracleConfig(private_per_subskill=30)  # the tiny student needs no more
 
 
 class _RecordingEvaluator:
@@ -56,7 +64,7 @@ def test_private_items_are_fresh_and_never_evaluation_items() -> None:
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
 def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_kwargs: Any) -> None:
     env = make_env(**tiny_kwargs(env_name))
-    agent = make_agent("oracle", env_name, env.domain)
+    agent = make_oracle(env.domain, SMALL)
     assert isinstance(agent, OracleAgent) and agent.privileged
     observation, _ = env.reset(seed=0)
     agent.reset(seed=0)
@@ -98,7 +106,7 @@ def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path:
 
 def test_pickled_oracle_forgets_the_environment(tiny_kwargs: Any) -> None:
     env = make_env(**tiny_kwargs("skill-tree"))
-    agent = make_agent("oracle", "skill-tree", env.domain)
+    agent = make_oracle(env.domain, SMALL)
     assert isinstance(agent, OracleAgent)
     observation, _ = env.reset(seed=0)
     agent.reset(seed=0)
