@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,7 +125,10 @@ class HFStudent:
         """Wrap a plain model with a fresh LoRA adapter drawn from ``seed``."""
         from peft import get_peft_model, set_peft_model_state_dict
 
-        peft_model = get_peft_model(base, lora_config(config))
+        with warnings.catch_warnings():
+            # peft asks transformers 5 about gradient checkpointing by a deprecated name.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            peft_model = get_peft_model(base, lora_config(config))
         set_peft_model_state_dict(peft_model, fresh_adapter_state(peft_model, seed))
         peft_model.eval()
         return cls(peft_model, tokenizer, config, base_folder=base_folder)
