@@ -138,3 +138,17 @@ def test_factory_saves_the_untrained_adapter_once(tiny_vlm: Path, tmp_path: Path
     assert not first.cached and second.cached
     assert (first.checkpoint / "adapter_config.json").is_file()
     assert first.training_data == []
+
+
+def test_it_is_the_hf_vlm_student_kind(tiny_vlm: Path) -> None:
+    from dataenvgym.registry import make_env
+
+    env = make_env(
+        "skill-list",
+        "vqa",
+        student="hf-vlm",
+        student_config={"model": str(tiny_vlm), "device": "cpu"},
+        domain_config={"val_per_subskill": 1, "test_per_subskill": 1},
+    )
+    assert isinstance(env.student_factory, VLMStudentFactory)
+    assert env.student_factory.config.model == str(tiny_vlm)
