@@ -197,7 +197,8 @@ class Efficiency:
     def format(self) -> str:
         if self.interval is None:
             return f"not reached (0/{self.seeds})"
-        text = self.interval.format(2)
+        interval = self.interval
+        text = f"{interval.mean:.2f}" if interval.n < 2 else interval.format(2)
         return text if self.reached == self.seeds else f"{text} ({self.reached}/{self.seeds})"
 
 

@@ -89,6 +89,10 @@ def markdown(board: Board) -> str:
     out.write("| " + " | ".join(["---"] * len(COLUMNS)) + " |\n")
     for row in board.rows:
         out.write("| " + " | ".join(_cells(row)) + " |\n")
+    gaps = {row.setting: row.oracle_gap for row in board.rows if not math.isnan(row.oracle_gap)}
+    if gaps:
+        listed = ", ".join(f"{setting_label(s)} {g * 100:+.1f}" for s, g in gaps.items())
+        out.write(f"\nOracle − no-state gain (pts), the score's denominator: {listed}.\n")
     flat = unseparated(board)
     if flat:
         names = ", ".join(setting_label(s) for s in flat)
