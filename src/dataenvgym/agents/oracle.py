@@ -37,9 +37,10 @@ from typing import Any
 
 from dataenvgym.agents.allocation import largest_remainder
 from dataenvgym.agents.base import Agent
+from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
-from dataenvgym.protocols import ProceduralDomain, Student
+from dataenvgym.protocols import Policy, ProceduralDomain, Student
 from dataenvgym.types import (
     Action,
     DataSpec,
@@ -47,6 +48,7 @@ from dataenvgym.types import (
     Observation,
     OpenEndedAction,
     OpenEndedObservation,
+    Skill,
     SkillListAction,
     SkillListObservation,
     SkillRequest,
@@ -69,6 +71,8 @@ class OracleConfig:
         learnable_floor: One more candidate: this floor, and the rest in equal shares over
             the subskills that gained anything (slow learners are not starved by fast ones);
             ``None`` leaves it out.
+        with_state: One more candidate: what the built-in with-state policy would send,
+            so that no step of the oracle is worse (on its private items) than that.
         partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
             tie-breaker between subskills whose exact accuracy has not moved yet.
     """
@@ -76,6 +80,7 @@ class OracleConfig:
     private_per_subskill: int = 300
     floors: tuple[float, ...] = (0.5,)
     learnable_floor: float | None = 0.3
+    with_state: bool = True
     partial_weight: float = 0.25
 
 
@@ -155,6 +160,8 @@ class OraclePolicy:
         self.private: list[TaskInstance] = []
         self.excluded: set[str] = set()  # evaluation and private prompts: never training data
         self.log: list[LookAhead] = []
+        self.guide: Policy | None = None  # the with-state policy of the env, made on first use
+        self.guide_engine = ProceduralEngine(domain)
 
     @property
     def units(self) -> list[str]:
@@ -163,6 +170,7 @@ class OraclePolicy:
     def reset(self, seed: int | None = None) -> None:
         self.seed = seed or 0
         self.log = []
+        self.guide = None
 
     # ------------------------------------------------------------------ privileged access
 
@@ -201,6 +209,8 @@ class OraclePolicy:
         if self.config.learnable_floor is not None:
             equal = oracle_allocation(gains, budget, self.config.learnable_floor, equal=True)
             options.append(("learnable", equal))
+        if self.config.with_state:
+            options.append(("with-state", self._with_state_counts(observation)))
         candidates = [uniform]
         for tag, (label, counts) in enumerate(options, start=1):
             if all(counts != c.counts for c in candidates):
@@ -208,6 +218,21 @@ class OraclePolicy:
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
+
+    def _with_state_counts(self, observation: Observation) -> dict[str, int]:
+        """Per-subskill counts of the built-in with-state policy's plan for ``observation``
+        (it is fed every observation, so its history is the one it would have had)."""
+        if self.guide is None:
+            self.guide = _state_policy(observation, self.catalogue)
+            self.guide.reset(self.seed)
+        plan = self.guide.plan(observation)
+        targets = self.guide_engine._targets(plan, observation)  # what the engine would write
+        counts = dict.fromkeys(self.units, 0)
+        for (skill, subskill), count in targets.items():
+            key = subskill_key(skill, subskill)
+            if key in counts:
+                counts[key] += count
+        return counts
 
     def plan(self, observation: Observation) -> Action:
         chosen = self.choose(observation)
@@ -311,6 +336,20 @@ def private_items(
         )
         for index, datum in enumerate(data)
     ]
+
+
+def _state_policy(observation: Observation, catalogue: list[Skill]) -> Policy:
+    from dataenvgym.agents.policies import (
+        OpenEndedStatePolicy,
+        SkillListStatePolicy,
+        SkillTreeStatePolicy,
+    )
+
+    if isinstance(observation, OpenEndedObservation):
+        return OpenEndedStatePolicy(catalogue)
+    if isinstance(observation, SkillListObservation):
+        return SkillListStatePolicy(catalogue)
+    return SkillTreeStatePolicy(catalogue)
 
 
 def _copy_student(student: Student) -> Student:
