@@ -8,8 +8,8 @@ It sees what no real teacher can: the student itself. Before each step it
    them);
 2. looks one step ahead: copies of the student are trained by the environment's own
    trainer (same steps, seed and replay) on candidate data for this step: uniform, and
-   allocations ∝ what each subskill gained under uniform over a floor, and equal shares
-   over the subskills that gained;
+   allocations ∝ what each subskill gained under uniform over a floor, equal shares over
+   the subskills that gained, and what the built-in with-state policy would send;
 3. submits the data of the candidate whose copy scores best on the private items. The data
    are filtered as the environment filters them (no evaluation prompt, nothing trained on
    before), so the environment keeps all of them and the real step is exactly the chosen
@@ -22,7 +22,7 @@ student can tell it. Per-subskill gains alone are not enough either: measured, a
 spent 80 % of a step ∝ gain² on carries and borrow chains lifted them by 50 points while
 no-carry addition fell from 1.00 to 0.64 (the student learnt to carry everywhere), and the
 next step undid it. So whole allocations are judged by the private accuracy they reach.
-The look-ahead costs up to three extra training steps per iteration.
+The look-ahead costs up to four extra training steps per iteration.
 
 The oracle is marked ``privileged`` in every run folder, summary and table.
 """
@@ -140,13 +140,15 @@ class OraclePolicy:
        replay; its per-subskill gains on the private items say what each subskill can
        gain now (out-of-reach and mastered subskills gain nothing).
     2. For each floor in ``config.floors``, an allocation ∝ those gains over that floor is
-       trained into another copy, and one with equal shares over the subskills that gained.
+       trained into another copy, and so are one with equal shares over the subskills that
+       gained and the built-in with-state policy's allocation.
     3. The candidate with the best private accuracy wins, and its very data are submitted,
        so the look-ahead is the step itself (up to data the environment drops). Because
        subskills interfere (feeding only carries teaches the student to carry where it
        must not), allocations are judged by the whole private accuracy they reach, not by
-       per-subskill gains alone; uniform is always a candidate, so no step is worse than
-       uniform on the private items.
+       per-subskill gains alone; uniform and with-state are always candidates, so no step
+       is worse than either on the private items (the episode as a whole is not
+       guaranteed: the look-ahead is one step deep).
 
     Needs :meth:`attach_env` after ``env.reset``.
     """
