@@ -81,7 +81,7 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     assert all(bool((weights[k] == after[k]).all()) for k in weights)
     # It tried uniform and chose the candidate whose copy scored best on its private items.
     look = agent.oracle.log[-1]
-    assert [c.label for c in look.candidates][0] == "uniform"
+    assert look.candidates[0].label == "uniform"
     assert "with-state" in [c.label for c in look.candidates]  # the built-in rule competes
     assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
     # The data follows the allocation per subskill, whatever the environment's action shape.
