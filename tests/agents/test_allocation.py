@@ -65,3 +65,17 @@ def test_a_unit_being_forgotten_counts_as_moving() -> None:
     }
     counts = allocate(histories, 100)
     assert counts["forgotten"] > counts["flat"]
+
+
+def test_a_share_cap_spreads_the_excess_over_the_other_units() -> None:
+    histories = {
+        "rising": _history([0.2, 0.6], [0.5, 0.8], [25]),
+        **{k: _history([0.9, 0.9], [0.95, 0.95], [25]) for k in ("a", "b", "c")},
+    }
+    uncapped = allocate(histories, 100)
+    capped = allocate(histories, 100, AllocationConfig(max_fair_shares=1.6))
+    assert uncapped["rising"] > 40  # the cap below really binds
+    assert sum(capped.values()) == 100
+    assert capped["rising"] == 40  # 1.6 × a fair share of 25
+    # the excess went to the others, which keep their order among themselves
+    assert all(capped[k] > uncapped[k] for k in "abc")

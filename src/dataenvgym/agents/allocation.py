@@ -18,7 +18,8 @@ offers is *history*: which units responded to the data they got. So a unit's sha
   between units that already solve some items,
 
 while units never tried get an optimistic prior (explore), units that are mastered get only
-the floor, and every unit keeps a uniform floor of the budget against forgetting.
+the floor, every unit keeps a uniform floor of the budget against forgetting, and no unit
+gets more than three fair shares (progress measured on a few dozen items is noisy).
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class AllocationConfig:
     mastery: float = 0.95  # accuracy from which a unit gets only the floor
     explore_prior: float = 0.10  # assumed progress of a unit not tried yet
     min_progress: float = 0.01  # progress credited to a tried unit that did not move
+    # Cap on a unit's share, in multiples of a fair (uniform) share; None: no cap. Progress
+    # is measured on a few dozen validation items per unit, so when most units are nearly
+    # mastered it is mostly noise, and an uncapped rule poured up to 7.6 fair shares into
+    # one unit a step while the rest drifted down (code, measured: 0.880 vs 0.9375 for
+    # uniform on seed 2; capped at 3: 0.968). Arithmetic's allocations stay under 2.6.
+    max_fair_shares: float | None = 3.0
 
 
 def zpd(accuracy: float, partial: float) -> float:
@@ -120,7 +127,28 @@ def allocate(
         + (1 - floor_share) * (scores[k] / adaptive_mass if adaptive_mass > 0 else 0.0)
         for k in keys
     }
+    if config.max_fair_shares is not None:
+        weights = _capped(weights, config.max_fair_shares / len(keys))
     return largest_remainder(weights, budget)
+
+
+def _capped(weights: Mapping[str, float], cap: float) -> dict[str, float]:
+    """Shares (summing to 1) with none above ``cap``; the excess goes to the others in
+    proportion to their shares (water-filling)."""
+    total = sum(weights.values())
+    shares = {k: w / total for k, w in weights.items()}
+    if cap * len(shares) < 1:
+        return shares
+    fixed: dict[str, float] = {}
+    while True:
+        free = {k: s for k, s in shares.items() if k not in fixed}
+        room = 1 - sum(fixed.values())
+        mass = sum(free.values())
+        scaled = {k: room * s / mass for k, s in free.items()}
+        over = {k for k, s in scaled.items() if s > cap}
+        if not over:
+            return {**fixed, **scaled}
+        fixed.update({k: cap for k in over})
 
 
 def uniform(keys: Sequence[str], budget: int) -> dict[str, int]:
