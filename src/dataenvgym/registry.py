@@ -15,12 +15,7 @@ from pydantic import BaseModel, ValidationError
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.oracle import make_oracle
 from dataenvgym.agents.plugins import build_custom_agent, is_custom_agent, load_factory
-from dataenvgym.agents.policies import (
-    NoStatePolicy,
-    OpenEndedStatePolicy,
-    SkillListStatePolicy,
-    SkillTreeStatePolicy,
-)
+from dataenvgym.agents.policies import STATE_POLICIES, NoStatePolicy
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
 from dataenvgym.domains.code.domain import PRETRAIN_DEFAULTS as CODE_PRETRAIN_DEFAULTS
@@ -40,7 +35,6 @@ from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError
 from dataenvgym.protocols import (
     Domain,
-    Policy,
     ProceduralDomain,
     SkillDiscovery,
     StudentFactory,
@@ -148,13 +142,8 @@ STUDENTS: dict[str, StudentEntry] = {
     ),
 }
 
-_STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
-    "open-ended": OpenEndedStatePolicy,
-    "skill-list": SkillListStatePolicy,
-    "skill-tree": SkillTreeStatePolicy,
-}
 AGENTS = {
-    "with-state": "reads the observation: progress × zone of proximal development, 15% floor",
+    "with-state": "reads the observation: progress × zone of proximal development, 20% floor",
     "no-state": "baseline: same budget, uniform over skills, ignores the observation",
     "oracle": "PRIVILEGED upper bound: one-step look-ahead on the student, private test copy",
 }
@@ -290,5 +279,5 @@ def make_agent(
             "has none: use an LLM teacher"
         )
     catalogue = domain.skills()
-    policy = NoStatePolicy(catalogue) if name == "no-state" else _STATE_POLICIES[env](catalogue)
+    policy = NoStatePolicy(catalogue) if name == "no-state" else STATE_POLICIES[env](catalogue)
     return Agent(policy=policy, engine=ProceduralEngine(domain), name=name)

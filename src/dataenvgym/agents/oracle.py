@@ -37,6 +37,7 @@ from typing import Any
 
 from dataenvgym.agents.allocation import largest_remainder
 from dataenvgym.agents.base import Agent
+from dataenvgym.agents.policies import STATE_POLICIES
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
@@ -48,7 +49,6 @@ from dataenvgym.types import (
     Observation,
     OpenEndedAction,
     OpenEndedObservation,
-    Skill,
     SkillListAction,
     SkillListObservation,
     SkillRequest,
@@ -225,10 +225,10 @@ class OraclePolicy:
         """Per-subskill counts of the built-in with-state policy's plan for ``observation``
         (it is fed every observation, so its history is the one it would have had)."""
         if self.guide is None:
-            self.guide = _state_policy(observation, self.catalogue)
+            self.guide = STATE_POLICIES[self._env().env_name](self.catalogue)
             self.guide.reset(self.seed)
         plan = self.guide.plan(observation)
-        targets = self.guide_engine._targets(plan, observation)  # what the engine would write
+        targets = self.guide_engine.planned_counts(plan, observation)
         counts = dict.fromkeys(self.units, 0)
         for (skill, subskill), count in targets.items():
             key = subskill_key(skill, subskill)
@@ -338,20 +338,6 @@ def private_items(
         )
         for index, datum in enumerate(data)
     ]
-
-
-def _state_policy(observation: Observation, catalogue: list[Skill]) -> Policy:
-    from dataenvgym.agents.policies import (
-        OpenEndedStatePolicy,
-        SkillListStatePolicy,
-        SkillTreeStatePolicy,
-    )
-
-    if isinstance(observation, OpenEndedObservation):
-        return OpenEndedStatePolicy(catalogue)
-    if isinstance(observation, SkillListObservation):
-        return SkillListStatePolicy(catalogue)
-    return SkillTreeStatePolicy(catalogue)
 
 
 def _copy_student(student: Student) -> Student:

@@ -7,7 +7,7 @@ they differ only in whether the observation shapes the plan.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dataenvgym.agents.allocation import (
     AllocationConfig,
@@ -17,6 +17,7 @@ from dataenvgym.agents.allocation import (
     uniform,
     zpd,
 )
+from dataenvgym.protocols import Policy
 from dataenvgym.types import (
     Action,
     DataSpec,
@@ -262,3 +263,11 @@ class SkillTreeStatePolicy(_Policy):
             if skill.name in skill_weights
         }
         return SkillTreeAction(explore=explore, notes=f"explore {counts}")
+
+
+#: The with-state policy of each environment, by its ``env_name``.
+STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
+    "open-ended": OpenEndedStatePolicy,
+    "skill-list": SkillListStatePolicy,
+    "skill-tree": SkillTreeStatePolicy,
+}

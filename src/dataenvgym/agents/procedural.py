@@ -40,7 +40,7 @@ class ProceduralEngine:
         if observation.iteration == 0:
             self._seen = set()  # a new episode
         rng = random.Random(f"engine:{seed}:{observation.iteration}")
-        wanted = self._targets(plan, observation)
+        wanted = self.planned_counts(plan, observation)
         data: list[TrainingDatum] = []
         for (skill, subskill), count in wanted.items():
             if count <= 0:
@@ -68,7 +68,8 @@ class ProceduralEngine:
         # A nearly exhausted space: fill up with repeats; the environment counts them.
         return out + self.domain.generate(skill, subskill, count - len(out), rng)
 
-    def _targets(self, plan: Action, observation: Observation) -> dict[tuple[str, str], int]:
+    def planned_counts(self, plan: Action, observation: Observation) -> dict[tuple[str, str], int]:
+        """How many data ``plan`` asks of each (skill, subskill): what :meth:`write` writes."""
         wanted: dict[tuple[str, str], int] = {}
         if isinstance(plan, OpenEndedAction):
             for spec in plan.specs:
