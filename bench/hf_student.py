@@ -5,8 +5,8 @@ arithmetic domain from the offline with-state teacher with a LoRA adapter. Print
 accuracy per subskill before and after, the wall time and where it went, and the machine's
 load (the timings mean little on a machine busy with other work).
 
-    python bench/hf_student.py                     # 2 iterations x 64 data, 30 steps each
-    python bench/hf_student.py --iterations 3 --steps 40 --json bench/results/hf_student.json
+    python bench/hf_student.py                     # 3 iterations x 64 data, 60 steps each
+    python bench/hf_student.py --iterations 2 --steps 30 --json out.json --out run-folder
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         domain_config={"val_per_subskill": args.val, "test_per_subskill": args.test},
     )
     agent = make_agent("with-state", "skill-tree", env.domain)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(args.out) if args.out is not None else Path(scratch)
         hooks = EpisodeHooks(
             on_iteration_end=lambda i, row: print(
                 f"iteration {i}: val {row['val_accuracy']:.3f}, test {row['test_accuracy']:.3f}, "
@@ -53,21 +54,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
         )
-        summary = run_episode(env, agent, seed=args.seed, out_dir=Path(out) / "run", hooks=hooks)
+        summary = run_episode(env, agent, seed=args.seed, out_dir=out / "run", hooks=hooks)
+        # iteration_NNN/adapter/adapter_config.json: name the iteration that kept it
         adapters = sorted(
-            p.parent.name for p in Path(out).glob("run/*/adapter/adapter_config.json")
+            p.parent.parent.name for p in out.glob("run/*/adapter/adapter_config.json")
         )
     summary["convert_seconds"] = convert_seconds
     summary["adapters"] = adapters
-    summary["settings"] = vars(args)
+    summary["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--budget", type=int, default=64, help="Data per iteration.")
-    parser.add_argument("--steps", type=int, default=30, help="LoRA steps per iteration.")
+    parser.add_argument("--steps", type=int, default=60, help="LoRA steps per iteration.")
     parser.add_argument("--mode", choices=["continue", "retrain"], default="continue")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rank", type=int, default=8)
@@ -77,6 +79,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="Also write the summary here.")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Keep the run folder here (default: discarded)."
+    )
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -100,7 +105,6 @@ def main() -> None:
     )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        summary["settings"]["json"] = str(args.json)
         summary["load_average"] = [load_before, load_after]
         args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
