@@ -148,7 +148,13 @@ def test_board_scores_and_flags_settings_that_cannot_tell_agents_apart() -> None
     unscored = rows[(flat, "with-state")].score
     assert unscored is not None and unscored.score is None
     assert rows[(good, "oracle")].privileged and not rows[(good, "with-state")].privileged
+    gap = rows[(good, "with-state")].paired_gap  # oracle − no-state, seed by seed
+    assert gap is not None and gap.n == 2
+    assert gap.mean == pytest.approx(0.10) and gap.half_width == pytest.approx(0.0)
+    flat_gap = rows[(flat, "oracle")].paired_gap
+    assert flat_gap is not None and flat_gap.mean == pytest.approx(-0.01)
     text = markdown(board)
+    assert "arithmetic / skill-tree / 5×384 / tiny +10.0 ± 0.0" in text
     assert "cannot tell agents apart" in text.lower() and "arithmetic / skill-list" in text
     assert "oracle 🔒 (reference 1)" in text
     overall = {o["agent"]: o for o in board.overall()}

@@ -40,6 +40,9 @@ class BoardRow:
         score: Normalized teaching score (``None`` for the two references).
         efficiency: Data to reach no-state's final test accuracy, as a fraction of its data.
         oracle_gap: The setting's oracle-minus-no-state gain (the score's denominator).
+        paired_gap: The same gap seed by seed (oracle and no-state share a seed's base
+            student and splits), mean and 95 % interval: whether the setting separates the
+            references by more than seed noise. ``None`` without a shared seed.
     """
 
     setting: Setting
@@ -50,6 +53,7 @@ class BoardRow:
     score: NormalizedScore | None
     efficiency: Efficiency | None
     oracle_gap: float
+    paired_gap: Interval | None = None
 
     @property
     def role(self) -> str:
@@ -112,6 +116,8 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
             if no_state and oracle
             else math.nan
         )
+        shared = sorted(set(oracle) & set(no_state))
+        paired_gap = t_interval([oracle[s] - no_state[s] for s in shared]) if shared else None
         for agent, by_seed in agents.items():
             reference = agent in (NO_STATE, ORACLE)
             efficiency = None
@@ -132,6 +138,7 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
                     score=None if reference else normalized_score(gains[agent], no_state, oracle),
                     efficiency=efficiency,
                     oracle_gap=gap,
+                    paired_gap=paired_gap,
                 )
             )
     return board

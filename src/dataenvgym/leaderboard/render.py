@@ -52,6 +52,14 @@ def _cells(row: BoardRow) -> list[str]:
     ]
 
 
+def _gap_text(row: BoardRow) -> str:
+    """The setting's oracle − no-state gap in points, with its paired interval if any."""
+    interval = row.paired_gap
+    if interval is None or interval.n < 2:
+        return f"{row.oracle_gap * 100:+.1f}"
+    return f"{interval.mean * 100:+.1f} ± {interval.half_width * 100:.1f}"
+
+
 def _overall_lines(board: Board) -> list[list[str]]:
     lines = []
     for item in board.overall():
@@ -89,10 +97,13 @@ def markdown(board: Board) -> str:
     out.write("| " + " | ".join(["---"] * len(COLUMNS)) + " |\n")
     for row in board.rows:
         out.write("| " + " | ".join(_cells(row)) + " |\n")
-    gaps = {row.setting: row.oracle_gap for row in board.rows if not math.isnan(row.oracle_gap)}
+    gaps = {row.setting: row for row in board.rows if not math.isnan(row.oracle_gap)}
     if gaps:
-        listed = ", ".join(f"{setting_label(s)} {g * 100:+.1f}" for s, g in gaps.items())
-        out.write(f"\nOracle − no-state gain (pts), the score's denominator: {listed}.\n")
+        listed = "; ".join(f"{setting_label(s)} {_gap_text(row)}" for s, row in gaps.items())
+        out.write(
+            "\nOracle − no-state gain (pts), the score's denominator (paired by seed, "
+            f"mean ± 95 % t-interval): {listed}.\n"
+        )
     flat = unseparated(board)
     if flat:
         names = ", ".join(setting_label(s) for s in flat)
@@ -128,6 +139,8 @@ def records(board: Board) -> list[dict[str, Any]]:
                 "gain_high": row.gain.high,
                 "final_test_mean": row.final.mean,
                 "oracle_gap": row.oracle_gap,
+                "oracle_gap_low": row.paired_gap.low if row.paired_gap else None,
+                "oracle_gap_high": row.paired_gap.high if row.paired_gap else None,
                 "score_mean": score.mean if score else None,
                 "score_low": score.low if score else None,
                 "score_high": score.high if score else None,
