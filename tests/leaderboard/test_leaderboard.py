@@ -12,7 +12,12 @@ from typer.testing import CliRunner
 from dataenvgym.cli import app
 from dataenvgym.leaderboard.board import build_board
 from dataenvgym.leaderboard.render import markdown
-from dataenvgym.leaderboard.suite import LeaderboardSuite, run_suite
+from dataenvgym.leaderboard.suite import (
+    LeaderboardSuite,
+    distinct_bases,
+    is_privileged,
+    run_suite,
+)
 
 runner = CliRunner()
 
@@ -159,3 +164,26 @@ def test_board_scores_and_flags_settings_that_cannot_tell_agents_apart() -> None
     assert "oracle 🔒 (reference 1)" in text
     overall = {o["agent"]: o for o in board.overall()}
     assert overall["with-state"]["settings_scored"] == 1 and overall["with-state"]["settings"] == 2
+
+
+def test_parallel_suite_warms_each_base_once_and_runs_the_oracle_first(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite = LeaderboardSuite(
+        domains=["arithmetic"],
+        envs=["skill-list"],
+        seeds=[0, 1],
+        agents=["no-state"],
+        base=_tiny_base(tiny_student),
+    )
+    episodes = [e for e in suite.episodes() if e.config.agent != "with-state"]
+    bases = distinct_bases(episodes)
+    # no-state and the oracle share a base per seed: two seeds, two bases.
+    assert sorted(e.config.seed for e in bases) == [0, 1]
+    assert sorted(is_privileged(e) for e in episodes) == [False, False, True, True]
+
+    results = run_suite(episodes, tmp_path, workers=2)
+    assert [r.status for r in results] == ["ran"] * len(episodes)
+    # Results come back in the suite's order, whatever order the pool ran them in.
+    assert [r.episode.folder_name for r in results] == [e.folder_name for e in episodes]
+    assert all((tmp_path / "runs" / e.folder_name / "summary.json").is_file() for e in episodes)

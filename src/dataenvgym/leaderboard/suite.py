@@ -267,34 +267,52 @@ def run_suite(
     if workers <= 1 or len(todo) <= 1:
         for index in todo:
             record(index, run_or_reuse(*task(index)))
-    else:
-        _warm_bases([episodes[i] for i in todo], threads)
-        env = {"OMP_NUM_THREADS": str(threads)}
-        os.environ.update(env)  # inherited by the workers before torch starts there
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(run_or_reuse, *task(i)): i for i in todo}
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except Exception as err:  # a crashed worker: report it, keep the others
-                    outcome = ("failed", f"{type(err).__name__}: {err}")
-                record(futures[future], outcome)
+        return [results[i] for i in range(len(episodes))]
+    env = {"OMP_NUM_THREADS": str(threads)}
+    os.environ.update(env)  # inherited by the workers before torch starts there
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        # Each distinct base student is pretrained (and cached) once, the distinct ones in
+        # parallel, before the episodes race to build the same one.
+        bases = distinct_bases([episodes[i] for i in todo])
+        warming = [pool.submit(warm_base, e.config.model_dump(mode="json"), threads) for e in bases]
+        for warmed in warming:
+            # A base that cannot be built fails its episodes too, and they report why.
+            warmed.exception()
+        # Longest first (an oracle episode costs about five ordinary ones), so that the
+        # pool does not end on one long episode with the other workers idle.
+        ordered = sorted(todo, key=lambda i: not is_privileged(episodes[i]))
+        futures = {pool.submit(run_or_reuse, *task(i)): i for i in ordered}
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except Exception as err:  # a crashed worker: report it, keep the others
+                outcome = ("failed", f"{type(err).__name__}: {err}")
+            record(futures[future], outcome)
     return [results[i] for i in range(len(episodes))]
 
 
-def _warm_bases(episodes: list[Episode], threads: int) -> None:
-    """Pretrain (and cache) each distinct base student once, before parallel episodes race
-    to build the same one."""
+def is_privileged(episode: Episode) -> bool:
+    """Whether the episode's agent is the privileged oracle (the costly look-ahead)."""
+    return episode.config.agent == "oracle"
+
+
+def distinct_bases(episodes: list[Episode]) -> list[Episode]:
+    """One episode per distinct base student (domain, student, pretraining, seed)."""
+    fields = {"domain", "domain_config", "student", "student_config", "pretrain", "seed"}
+    seen: dict[str, Episode] = {}
+    for episode in episodes:
+        key = repr(episode.config.model_dump(mode="json", include=fields))
+        seen.setdefault(key, episode)
+    return list(seen.values())
+
+
+def warm_base(config: dict[str, Any], threads: int) -> None:
+    """Build (or load from the cache) the base student of one episode (a worker's task)."""
     import torch
 
     from dataenvgym.registry import make_env
 
     torch.set_num_threads(threads)
-    fields = {"domain", "domain_config", "student", "student_config", "pretrain", "seed"}
-    seen: set[str] = set()
-    for episode in episodes:
-        key = repr(episode.config.model_dump(mode="json", include=fields))
-        if key not in seen:
-            seen.add(key)
-            # reset builds (or loads from the cache) the base student exactly as a run does.
-            make_env(**episode.config.env_kwargs()).reset(seed=episode.config.seed)
+    cfg = RunConfig.model_validate(config)
+    # reset builds the base student exactly as a run does, and caches it.
+    make_env(**cfg.env_kwargs()).reset(seed=cfg.seed)

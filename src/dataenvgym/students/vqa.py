@@ -66,7 +66,9 @@ class VQAStudentConfig(BaseModel):
     words: tuple[str, ...] = Field(default=WORDS, description="Question words; others are UNK.")
     max_words: int = Field(default=24, description="Longer questions are cut.")
     lr: float = Field(default=1e-3, description="Peak AdamW learning rate of each fit().")
-    pretrain_lr: float = Field(default=3e-3, description="Peak learning rate of pretraining.")
+    # Measured on the default mix: at 3e-3 the net never learns to find a shape (colour and
+    # existence questions stay at chance after 3,000 steps); at 1e-3 it masters them in 2,000.
+    pretrain_lr: float = Field(default=1e-3, description="Peak learning rate of pretraining.")
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 32

@@ -29,7 +29,7 @@ RECIPE_VERSION = 1
 class VQAPretrainConfig(BaseModel):
     """How the base VQA student is pretrained."""
 
-    steps: int = Field(default=1500, ge=0, description="Optimiser steps of pretraining.")
+    steps: int = Field(default=2000, ge=0, description="Optimiser steps of pretraining.")
     examples: int = Field(default=12_000, ge=1, description="Size of the pretraining set.")
 
 
