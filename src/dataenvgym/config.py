@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from dataenvgym.envs.registration import default_student
+from dataenvgym.envs.registration import default_student, episode_defaults
 from dataenvgym.errors import ConfigError
 from dataenvgym.training import TrainerConfig
 
@@ -76,6 +76,24 @@ class RunConfig(BaseModel):
         ):
             raise ValueError("use 'procedural' or 'openai:MODEL'")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _episode_defaults(cls, data: Any) -> Any:
+        # Budget and training steps a student needs on a domain (EPISODE_DEFAULTS) fill only
+        # what the user left out; a saved config.yaml holds them, so resume is unaffected.
+        if not isinstance(data, dict) or not isinstance(data.get("domain", "arithmetic"), str):
+            return data
+        domain = data.get("domain", "arithmetic")
+        defaults = episode_defaults(data.get("student") or default_student(domain), domain)
+        if not defaults:
+            return data
+        data = {**data, "budget": data.get("budget", defaults["budget"])}
+        trainer = data.get("trainer", {})
+        if isinstance(trainer, dict):
+            steps = defaults["steps_per_iteration"]
+            data["trainer"] = {"steps_per_iteration": steps, **trainer}
+        return data
 
     @model_validator(mode="after")
     def _domain_default_student(self) -> RunConfig:

@@ -29,7 +29,7 @@ from dataenvgym.domains.tooluse.domain import ToolUseConfig, ToolUseDomain
 from dataenvgym.domains.vqa.domain import VQAConfig, VQADomain
 from dataenvgym.envs.base import EnvConfig, TeacherEnv
 from dataenvgym.envs.open_ended import OpenEndedEnv
-from dataenvgym.envs.registration import default_student
+from dataenvgym.envs.registration import default_student, episode_defaults
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError
@@ -215,8 +215,13 @@ def make_env(
             {**defaults.get("student", {}), **_as_dict(student_config)},
             {**defaults.get("pretrain", {}), **_as_dict(pretrain_config)},
         )
-        trainer = make_trainer(TrainerConfig.model_validate(trainer_config or {}))
-        config = EnvConfig.model_validate(env_config or {})
+        episode = episode_defaults(student, domain_obj.name)
+        trainer_defaults = {k: v for k, v in episode.items() if k == "steps_per_iteration"}
+        env_defaults = {"budget_per_iteration": episode["budget"]} if "budget" in episode else {}
+        trainer = make_trainer(
+            TrainerConfig.model_validate({**trainer_defaults, **_as_dict(trainer_config)})
+        )
+        config = EnvConfig.model_validate({**env_defaults, **_as_dict(env_config)})
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or err.title

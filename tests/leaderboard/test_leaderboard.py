@@ -187,3 +187,16 @@ def test_parallel_suite_warms_each_base_once_and_runs_the_oracle_first(
     # Results come back in the suite's order, whatever order the pool ran them in.
     assert [r.episode.folder_name for r in results] == [e.folder_name for e in episodes]
     assert all((tmp_path / "runs" / e.folder_name / "summary.json").is_file() for e in episodes)
+
+
+def test_a_suite_runs_vqa_at_its_students_episode_defaults_unless_it_says_otherwise() -> None:
+    suite = LeaderboardSuite(domains=["vqa", "arithmetic"], envs=["skill-tree"], seeds=[0])
+    by_domain = {e.config.domain: e.config for e in suite.episodes()}
+    assert (by_domain["vqa"].budget, by_domain["vqa"].trainer.steps_per_iteration) == (1536, 400)
+    arithmetic = by_domain["arithmetic"]
+    assert (arithmetic.budget, arithmetic.trainer.steps_per_iteration) == (384, 150)
+    custom = LeaderboardSuite(
+        domains=["vqa"], envs=["skill-tree"], seeds=[0], per_domain={"vqa": {"budget": 64}}
+    )
+    (config,) = {e.config.budget: e.config for e in custom.episodes()}.values()
+    assert (config.budget, config.trainer.steps_per_iteration) == (64, 400)

@@ -18,6 +18,20 @@ DOMAIN_ID_NAMES = {
 DEFAULT_STUDENTS: dict[str, str] = {"vqa": "tiny-vqa", "math": "hf", "gsm8k": "hf"}
 
 
+#: Episode settings a (student, domain) needs for a default episode to teach it anything;
+#: settings a user gives win. The tiny-vqa student, a CNN, overfits 384 images an iteration
+#: (measured, seed 0, no-state: −2.6 points over an episode at 5 × 384 data and 150 steps,
+#: +4.0 at 5 × 1,536, +6.6 at 5 × 1,536 and 400 steps); procedural images cost little.
+EPISODE_DEFAULTS: dict[tuple[str, str], dict[str, int]] = {
+    ("tiny-vqa", "vqa"): {"budget": 1536, "steps_per_iteration": 400},
+}
+
+
+def episode_defaults(student: str, domain: str) -> dict[str, int]:
+    """``budget`` and ``steps_per_iteration`` for ``student`` on ``domain``, if it has its own."""
+    return dict(EPISODE_DEFAULTS.get((student, domain), {}))
+
+
 def default_student(domain: str) -> str:
     """The student kind a run of ``domain`` uses when the config names none."""
     return DEFAULT_STUDENTS.get(domain, "tiny")

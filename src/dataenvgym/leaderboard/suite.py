@@ -66,7 +66,8 @@ class LeaderboardSuite(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     agents: list[str] = Field(default_factory=lambda: list(DEFAULT_AGENTS), min_length=1)
     base: dict[str, Any] = Field(
-        default_factory=lambda: {"iterations": 5, "budget": 384},
+        # No budget here: each episode gets its student's (RunConfig: 384, tiny-vqa 1,536).
+        default_factory=lambda: {"iterations": 5},
         description="Run settings of every episode (fixed budgets).",
     )
     per_domain: dict[str, dict[str, Any]] = Field(
