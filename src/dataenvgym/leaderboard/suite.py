@@ -279,9 +279,14 @@ def run_suite(
         for warmed in warming:
             # A base that cannot be built fails its episodes too, and they report why.
             warmed.exception()
-        # Longest first (an oracle episode costs about five ordinary ones), so that the
-        # pool does not end on one long episode with the other workers idle.
-        ordered = sorted(todo, key=lambda i: not is_privileged(episodes[i]))
+        # Setting by setting, so that a board stopped half way has whole settings; within
+        # one, the oracle first (it costs about five ordinary episodes), so that the pool
+        # does not end on one long episode with the other workers idle.
+        settings = list(dict.fromkeys(episodes[i].setting for i in todo))
+        ordered = sorted(
+            todo,
+            key=lambda i: (settings.index(episodes[i].setting), not is_privileged(episodes[i])),
+        )
         futures = {pool.submit(run_or_reuse, *task(i)): i for i in ordered}
         for future in as_completed(futures):
             try:
