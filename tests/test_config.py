@@ -7,13 +7,16 @@ import yaml
 
 import dataenvgym  # noqa: F401  (registers the ids)
 from dataenvgym.config import RunConfig, load_config
-from dataenvgym.training import TrainerConfig
+from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.training import ContinueTrainer, TrainerConfig
 
 
 def test_tiny_vqa_gets_its_episode_defaults_and_explicit_settings_win() -> None:
     vqa = RunConfig(domain="vqa")
     assert (vqa.student, vqa.budget, vqa.trainer.steps_per_iteration) == ("tiny-vqa", 1536, 400)
-    mine = RunConfig(domain="vqa", budget=96, trainer={"replay_ratio": 0.25})
+    mine = RunConfig.model_validate(
+        {"domain": "vqa", "budget": 96, "trainer": {"replay_ratio": 0.25}}
+    )
     assert (mine.budget, mine.trainer.steps_per_iteration, mine.trainer.replay_ratio) == (
         96,
         400,
@@ -31,7 +34,9 @@ def test_a_saved_config_round_trips_with_the_defaults_resolved(tmp_path: Path) -
     saved.write_text(yaml.safe_dump(RunConfig(domain="vqa").model_dump(mode="json")))
     assert load_config(saved) == RunConfig(domain="vqa")
     # An old run written with the global defaults stays what it was.
-    old = RunConfig(domain="vqa", budget=384, trainer={"steps_per_iteration": 150})
+    old = RunConfig.model_validate(
+        {"domain": "vqa", "budget": 384, "trainer": {"steps_per_iteration": 150}}
+    )
     saved.write_text(yaml.safe_dump(old.model_dump(mode="json")))
     assert load_config(saved).budget == 384
     assert load_config(saved).trainer.steps_per_iteration == 150
@@ -39,7 +44,10 @@ def test_a_saved_config_round_trips_with_the_defaults_resolved(tmp_path: Path) -
 
 def test_the_gymnasium_id_uses_the_same_episode_defaults() -> None:
     env = gym.make("dataenvgym/VQA-SkillTree-v0").unwrapped
+    assert isinstance(env, TeacherEnv)
     assert env.config.budget_per_iteration == 1536
+    assert isinstance(env.trainer, ContinueTrainer)
     assert env.trainer.config.steps_per_iteration == 400
     smaller = gym.make("dataenvgym/VQA-SkillTree-v0", env_config={"budget_per_iteration": 32})
+    assert isinstance(smaller.unwrapped, TeacherEnv)
     assert smaller.unwrapped.config.budget_per_iteration == 32
