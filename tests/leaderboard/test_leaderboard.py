@@ -200,3 +200,14 @@ def test_a_suite_runs_vqa_at_its_students_episode_defaults_unless_it_says_otherw
     )
     (config,) = {e.config.budget: e.config for e in custom.episodes()}.values()
     assert (config.budget, config.trainer.steps_per_iteration) == (64, 400)
+
+
+def test_the_standard_suite_stops_code_and_tool_use_before_their_ceiling() -> None:
+    suite = LeaderboardSuite(domains=["arithmetic", "code", "tool-use"], envs=["skill-tree"])
+    iterations = {e.config.domain: e.config.iterations for e in suite.episodes()}
+    assert iterations == {"arithmetic": 5, "code": 3, "tool-use": 3}
+    labels = {e.config.domain: e.folder_name for e in suite.episodes()}
+    assert "-b384-i3-" in labels["code"] and "-b384-i5-" in labels["arithmetic"]
+    # A suite that sets per_domain itself defines it whole.
+    own = LeaderboardSuite(domains=["code"], envs=["skill-tree"], per_domain={})
+    assert {e.config.iterations for e in own.episodes()} == {5}
