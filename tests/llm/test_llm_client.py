@@ -84,14 +84,11 @@ def test_concurrent_calls_overlap_and_keep_order() -> None:
     n, latency = 16, 0.2
     with FakeOpenAIServer(latency_s=latency) as server:
         client = LLMClient(fake_server_config(server, max_concurrency=8))
-        start = time.perf_counter()
         out = client.complete_many([user(str(i)) for i in range(n)], role="engine")
-        elapsed = time.perf_counter() - start
         client.close()
     assert [c.text for c in out] == [f"echo: {i}" for i in range(n)]
-    # Serial would take n * latency = 3.2 s; 8 in flight take ~0.4 s. Generous bound for a
-    # loaded machine.
-    assert elapsed < 0.6 * n * latency
+    # Overlap is read from the server (requests in flight at once), not from the wall
+    # clock, which a loaded machine stretches; the speed-up is bench/llm_concurrency.py's.
     assert 2 <= server.max_in_flight <= 8
 
 
