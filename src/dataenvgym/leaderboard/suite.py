@@ -42,7 +42,8 @@ DEFAULT_AGENTS = ("with-state", "no-state", "oracle")
 #: at 0.91-0.93 and the oracle only 1-2 points above it (inside seed noise), yet the oracle
 #: led at every iteration but the last in 5 of those 6 seeds (code, seed 0, after 3
 #: iterations: 0.935 against no-state's 0.900). A saturated setting cannot tell teachers
-#: apart, so these two stop after 3 iterations.
+#: apart, so these two stop after 3 iterations (measured there, seed 0: the oracle ends
+#: 3.7 points above no-state in code and 3.4 in tool use, leading at every iteration).
 STANDARD_PER_DOMAIN: dict[str, dict[str, Any]] = {
     "code": {"iterations": 3},
     "tool-use": {"iterations": 3},
