@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import pickle
 from collections import Counter
 from collections.abc import Sequence
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dataenvgym.agents.handover import HandOverTrainer
 from dataenvgym.agents.oracle import (
     OracleAgent,
     OracleConfig,
@@ -92,6 +94,58 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     # candidate was the step itself (same trainer, seed, replay, data and order).
     assert info["dropped"]["total"] == 0
     assert agent.oracle._private_scores(env.student) == look.chosen.scores
+
+
+class _CountingTrainer:
+    """Wraps a trainer and records the iteration of every call."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.iterations: list[int] = []
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        self.iterations.append(kwargs["iteration"])
+        return self.inner.train(*args, **kwargs)
+
+
+def _weights(student: Any) -> dict[str, Any]:
+    return {k: v.clone() for k, v in student.model.state_dict().items()}
+
+
+def test_the_step_takes_over_the_chosen_copy_instead_of_training_it_again(
+    tiny_kwargs: Any,
+) -> None:
+    env = make_env(**tiny_kwargs("skill-tree"))
+    agent = make_oracle(env.domain, SMALL)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    counting = _CountingTrainer(env.trainer)
+    env.trainer = counting
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    agent.attach_env(env)  # attached again (a resume): wrapped once, around the real trainer
+    assert isinstance(env.trainer, HandOverTrainer) and env.trainer.inner is counting
+    action = agent.act(observation)
+    tried = len(agent.oracle.log[-1].candidates)
+    assert counting.iterations == [1] * tried
+    restored = pickle.loads(pickle.dumps(agent))
+    assert restored.oracle.trained_copy is None  # checkpoints never hold a student copy
+    before = copy.deepcopy(env.student)
+    observation, *_ = env.step(action)
+    assert counting.iterations == [1] * tried  # the step trained nothing more
+    # ... and its weights are those that training the same data would have given.
+    counting.inner.train(
+        before, action.data, env.accumulated, base=env.base, iteration=1, seed=env.seed_value
+    )
+    after, expected = _weights(env.student), _weights(before)
+    assert all(bool((after[k] == expected[k]).all()) for k in expected)
+    # A step whose data is not the chosen copy's (here: one datum short) trains as usual.
+    action = agent.act(observation)
+    action.data = action.data[:-1]
+    env.step(action)
+    assert counting.iterations[-1] == 2 and len(counting.iterations) == tried + 1 + len(
+        agent.oracle.log[-1].candidates
+    )
 
 
 def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path: Any) -> None:

@@ -13,7 +13,8 @@ It sees what no real teacher can: the student itself. Before each step it
 3. submits the data of the candidate whose copy scores best on the private items. The data
    are filtered as the environment filters them (no evaluation prompt, nothing trained on
    before), so the environment keeps all of them and the real step is exactly the chosen
-   copy's training. It spends the same budget as every other agent.
+   copy's training. It spends the same budget as every other agent, and the environment
+   takes over that trained copy instead of training the same data a second time.
 
 Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data where
 accuracy is lowest loses to uniform data (``CALIBRATION.md``) because out-of-reach subskills
@@ -22,7 +23,8 @@ student can tell it. Per-subskill gains alone are not enough either: measured, a
 spent 80 % of a step ∝ gain² on carries and borrow chains lifted them by 50 points while
 no-carry addition fell from 1.00 to 0.64 (the student learnt to carry everywhere), and the
 next step undid it. So whole allocations are judged by the private accuracy they reach.
-The look-ahead costs up to four extra training steps per iteration.
+The look-ahead costs up to three extra training steps per iteration (the chosen copy's
+training is the step's own: :class:`HandOverTrainer`).
 
 The oracle is marked ``privileged`` in every run folder, summary and table.
 """
@@ -37,11 +39,12 @@ from typing import Any
 
 from dataenvgym.agents.allocation import largest_remainder
 from dataenvgym.agents.base import Agent
+from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
 from dataenvgym.agents.policies import STATE_POLICIES
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
-from dataenvgym.protocols import Policy, ProceduralDomain, Student
+from dataenvgym.protocols import Policy, ProceduralDomain, Student, Trainer
 from dataenvgym.types import (
     Action,
     DataSpec,
@@ -164,6 +167,8 @@ class OraclePolicy:
         self.log: list[LookAhead] = []
         self.guide: Policy | None = None  # the with-state policy of the env, made on first use
         self.guide_engine = ProceduralEngine(domain)
+        self.trainer: Trainer | None = None  # the environment's own, unwrapped
+        self.trained_copy: TrainedCopy | None = None  # the chosen copy, until the step
 
     @property
     def units(self) -> list[str]:
@@ -179,6 +184,10 @@ class OraclePolicy:
     def attach_env(self, env: TeacherEnv[Any, Any]) -> None:
         """Give the oracle the environment (its student and trainer) after ``env.reset``."""
         self.env = env
+        self.trainer = (
+            env.trainer.inner if isinstance(env.trainer, HandOverTrainer) else env.trainer
+        )
+        env.trainer = HandOverTrainer(self.trainer, self)
         evaluation = {i.prompt for i in [*env.validation, *env.test]}
         self.private = private_items(
             self.domain, self.units, self.config.private_per_subskill, self.seed, evaluation
@@ -189,6 +198,7 @@ class OraclePolicy:
         # Checkpoints pickle the agent; the environment is re-attached on resume.
         state = dict(self.__dict__)
         state["env"], state["private"], state["excluded"] = None, [], set()
+        state["trainer"], state["trained_copy"] = None, None
         return state
 
     # ------------------------------------------------------------------ planning
@@ -199,6 +209,7 @@ class OraclePolicy:
         budget = observation.budget_per_iteration
         before = self._private_scores(env.student)
         even = largest_remainder(dict.fromkeys(self.units, 1.0), budget)
+        self.trained_copy = None
         uniform, after = self._try("uniform", even, tag=0)
         gains = {
             key: (after[key][0] - before[key][0])
@@ -218,6 +229,8 @@ class OraclePolicy:
             if all(counts != c.counts for c in candidates):
                 candidates.append(self._try(label, counts, tag=tag)[0])
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
+        if self.trained_copy is not None:
+            self.trained_copy.iteration = env.iteration + 1
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
 
@@ -253,7 +266,10 @@ class OraclePolicy:
     def _try(
         self, label: str, counts: dict[str, int], *, tag: int
     ) -> tuple[Candidate, dict[str, tuple[float, float]]]:
-        """Write the data of ``counts``, train it into a copy, score the copy privately."""
+        """Write the data of ``counts``, train it into a copy, score the copy privately.
+
+        The best copy so far is kept (:attr:`trained_copy`) for the environment's step.
+        """
         env = self._env()
         # Filtered exactly as the environment will filter it (no evaluation prompt, nothing
         # trained on before), so that the environment keeps every datum and the real step
@@ -263,7 +279,7 @@ class OraclePolicy:
             self.domain, counts, taken, salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}"
         )
         probe = _copy_student(env.student)
-        env.trainer.train(
+        stats = self._trainer().train(
             probe,
             data,
             [*env.accumulated, *data],
@@ -273,7 +289,29 @@ class OraclePolicy:
         )
         scores = self._private_scores(probe)
         accuracy = sum(a for a, _ in scores.values()) / len(self.units)
+        # Strictly better only: on ties the earlier candidate wins, as in ``choose``.
+        if self.trained_copy is None or accuracy > self.trained_copy.private_accuracy:
+            prompts = [d.prompt for d in data]
+            self.trained_copy = TrainedCopy(probe, stats, prompts, accuracy)
         return Candidate(label, counts, accuracy, data, scores), scores
+
+    def _trainer(self) -> Trainer:
+        self._env()
+        assert self.trainer is not None  # set by attach_env
+        return self.trainer
+
+    def take_trained_copy(
+        self, new_data: Sequence[TrainingDatum], iteration: int
+    ) -> TrainedCopy | None:
+        """The chosen copy if the environment is about to train exactly its data (once)."""
+        trained, self.trained_copy = self.trained_copy, None
+        if (
+            trained is None
+            or trained.iteration != iteration
+            or trained.prompts != [d.prompt for d in new_data]
+        ):
+            return None
+        return trained
 
     def _env(self) -> TeacherEnv[Any, Any]:
         if self.env is None:
