@@ -71,6 +71,20 @@ def test_no_score_when_the_oracle_does_not_beat_no_state(oracle_gain: float) -> 
     assert "cannot tell agents apart" in result.format()
 
 
+def test_a_seed_without_both_references_counts_for_neither_gap_nor_score() -> None:
+    # Seed 1 has a no-state run but its oracle has not finished: it must not enter the gap
+    # (0.30 - mean(0.10, 0.29) would be 0.105) nor be scored against a gap it is not in.
+    no_state = {0: 0.10, 1: 0.29}
+    oracle = {0: 0.30}
+    agent = {0: 0.20, 1: 0.35}
+    result = normalized_score(agent, no_state, oracle)
+    assert result.gap == pytest.approx(0.20)
+    assert result.score is not None and result.score.n == 1
+    assert result.score.mean == pytest.approx(0.5)
+    assert normalized_score({1: 0.3}, no_state, oracle).reason.startswith("no seed shared")
+    assert math.isnan(normalized_score(agent, {1: 0.1}, {0: 0.3}).gap)
+
+
 def test_no_score_without_a_shared_seed() -> None:
     result = normalized_score({5: 0.3}, {0: 0.1}, {0: 0.3})
     assert result.score is None and "no seed" in result.reason

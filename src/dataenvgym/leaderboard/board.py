@@ -20,6 +20,7 @@ from dataenvgym.scoring import (
     data_efficiency,
     efficiency_over_seeds,
     normalized_score,
+    reference_gap,
     t_interval,
 )
 
@@ -39,7 +40,8 @@ class BoardRow:
         final: Final test accuracy over seeds.
         score: Normalized teaching score (``None`` for the two references).
         efficiency: Data to reach no-state's final test accuracy, as a fraction of its data.
-        oracle_gap: The setting's oracle-minus-no-state gain (the score's denominator).
+        oracle_gap: The setting's oracle-minus-no-state gain (the score's denominator), over
+            the seeds that have both reference runs.
         paired_gap: The same gap seed by seed (oracle and no-state share a seed's base
             student and splits), mean and 95 % interval: whether the setting separates the
             references by more than seed noise. ``None`` without a shared seed.
@@ -111,11 +113,7 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
             for agent, by_seed in agents.items()
         }
         no_state, oracle = gains.get(NO_STATE, {}), gains.get(ORACLE, {})
-        gap = (
-            statistics.fmean(oracle.values()) - statistics.fmean(no_state.values())
-            if no_state and oracle
-            else math.nan
-        )
+        gap = reference_gap(no_state, oracle)
         shared = sorted(set(oracle) & set(no_state))
         paired_gap = t_interval([oracle[s] - no_state[s] for s in shared]) if shared else None
         for agent, by_seed in agents.items():
