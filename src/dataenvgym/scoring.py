@@ -118,14 +118,6 @@ class NormalizedScore:
         return self.score.format(2) if self.score is not None else self.reason
 
 
-def reference_gap(no_state: Mapping[int, float], oracle: Mapping[int, float]) -> float:
-    """Oracle gain minus no-state gain, mean over the seeds both have (``nan`` if none)."""
-    shared = sorted(set(oracle) & set(no_state))
-    if not shared:
-        return math.nan
-    return statistics.fmean(oracle[s] - no_state[s] for s in shared)
-
-
 def normalized_score(
     agent: Mapping[int, float],
     no_state: Mapping[int, float],
@@ -150,7 +142,7 @@ def normalized_score(
     shared = set(oracle) & set(no_state)
     if not shared:
         return NormalizedScore(None, math.nan, "no seed with both reference runs")
-    gap = reference_gap(no_state, oracle)
+    gap = statistics.fmean(oracle[s] - no_state[s] for s in shared)
     if gap <= min_gap:
         return NormalizedScore(None, gap, "cannot tell agents apart")
     paired = sorted(set(agent) & shared)

@@ -37,7 +37,7 @@ class TrainedCopy:
     stats: TrainStats
     prompts: list[str]  # its data, in training order
     private_accuracy: float
-    iteration: int = -1  # the environment iteration whose step it is (set once chosen)
+    iteration: int  # the environment iteration whose step it is
 
 
 class HandOverTrainer:

@@ -229,8 +229,6 @@ class OraclePolicy:
             if all(counts != c.counts for c in candidates):
                 candidates.append(self._try(label, counts, tag=tag)[0])
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
-        if self.trained_copy is not None:
-            self.trained_copy.iteration = env.iteration + 1
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
 
@@ -292,7 +290,7 @@ class OraclePolicy:
         # Strictly better only: on ties the earlier candidate wins, as in ``choose``.
         if self.trained_copy is None or accuracy > self.trained_copy.private_accuracy:
             prompts = [d.prompt for d in data]
-            self.trained_copy = TrainedCopy(probe, stats, prompts, accuracy)
+            self.trained_copy = TrainedCopy(probe, stats, prompts, accuracy, env.iteration + 1)
         return Candidate(label, counts, accuracy, data, scores), scores
 
     def _trainer(self) -> Trainer:

@@ -20,7 +20,6 @@ from dataenvgym.scoring import (
     data_efficiency,
     efficiency_over_seeds,
     normalized_score,
-    reference_gap,
     t_interval,
 )
 
@@ -113,9 +112,9 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
             for agent, by_seed in agents.items()
         }
         no_state, oracle = gains.get(NO_STATE, {}), gains.get(ORACLE, {})
-        gap = reference_gap(no_state, oracle)
         shared = sorted(set(oracle) & set(no_state))
         paired_gap = t_interval([oracle[s] - no_state[s] for s in shared]) if shared else None
+        gap = paired_gap.mean if paired_gap is not None else math.nan  # the score's too
         for agent, by_seed in agents.items():
             reference = agent in (NO_STATE, ORACLE)
             efficiency = None
