@@ -12,6 +12,7 @@ from dataenvgym.scoring import (
     data_to_reach,
     efficiency_over_seeds,
     normalized_score,
+    ratio_interval,
     t_interval,
     t_quantile_95,
 )
@@ -48,20 +49,70 @@ def test_t_interval() -> None:
     assert single.low == single.high == 0.3 and single.format() == "0.30 (1 seed)"
 
 
-def test_normalized_score_pairs_seeds_and_divides_by_the_mean_gap() -> None:
-    no_state = {0: 0.10, 1: 0.20, 2: 0.15}  # mean 0.15
-    oracle = {0: 0.30, 1: 0.35, 2: 0.25}  # mean 0.30: gap 0.15
+def _t_statistic(diffs: list[float]) -> float:
+    return abs(statistics.fmean(diffs)) / (statistics.stdev(diffs) / math.sqrt(len(diffs)))
+
+
+def test_ratio_interval_is_the_set_of_ratios_the_paired_differences_allow() -> None:
+    numerators = [0.06, 0.09, 0.05, 0.07]
+    denominators = [0.20, 0.15, 0.12, 0.17]
+    interval = ratio_interval(numerators, denominators)
+    assert interval.mean == pytest.approx(statistics.fmean(numerators) / 0.16)
+    assert interval.low < interval.mean < interval.high
+    t = t_quantile_95(3)
+
+    def statistic(r: float) -> float:
+        return _t_statistic([n - r * d for n, d in zip(numerators, denominators, strict=True)])
+
+    # Fieller's bounds are where the differences' t statistic reaches the 95 % quantile;
+    # inside it is below, outside above.
+    assert statistic(interval.low) == pytest.approx(t, rel=1e-6)
+    assert statistic(interval.high) == pytest.approx(t, rel=1e-6)
+    assert statistic(interval.mean) < t
+    assert statistic(interval.low - 0.05) > t and statistic(interval.high + 0.05) > t
+
+
+def test_ratio_interval_with_a_constant_denominator_is_the_t_interval_of_the_ratios() -> None:
+    numerators = [0.06, 0.09, 0.06]
+    interval = ratio_interval(numerators, [0.15, 0.15, 0.15])
+    expected = t_interval([n / 0.15 for n in numerators])
+    assert (interval.low, interval.high) == pytest.approx((expected.low, expected.high))
+
+
+def test_ratio_interval_is_unbounded_when_the_denominator_is_within_noise() -> None:
+    denominators = [0.04, -0.01, 0.03]  # mean +0.02, t-interval holds 0
+    assert t_interval(denominators).low < 0
+    interval = ratio_interval([0.01, 0.0, 0.01], denominators)
+    assert interval.low == -math.inf and interval.high == math.inf
+    assert ratio_interval([0.01], [0.02]).low == pytest.approx(0.5)  # one pair: no spread
+    with pytest.raises(ValueError):
+        ratio_interval([0.1, 0.2], [0.1, -0.1])
+    with pytest.raises(ValueError):
+        ratio_interval([0.1], [0.1, 0.2])
+
+
+def test_normalized_score_is_a_ratio_of_paired_means() -> None:
+    no_state = {0: 0.10, 1: 0.20, 2: 0.15}
+    oracle = {0: 0.30, 1: 0.35, 2: 0.25}  # gaps 0.20, 0.15, 0.10: mean 0.15
     agent = {0: 0.16, 1: 0.29, 2: 0.21}  # per seed +0.06, +0.09, +0.06
     result = normalized_score(agent, no_state, oracle)
     assert result.gap == pytest.approx(0.15)
-    assert result.score is not None
-    per_seed = [0.06 / 0.15, 0.09 / 0.15, 0.06 / 0.15]
-    assert result.score.mean == pytest.approx(statistics.fmean(per_seed))
-    expected_half = 4.303 * statistics.stdev(per_seed) / math.sqrt(3)
-    assert result.score.half_width == pytest.approx(expected_half)
+    assert result.score is not None and result.bounded
+    assert result.score.mean == pytest.approx(0.07 / 0.15)
+    expected = ratio_interval([0.06, 0.09, 0.06], [0.20, 0.15, 0.10])
+    assert (result.score.low, result.score.high) == pytest.approx((expected.low, expected.high))
+    assert result.format() == f"0.47 [{expected.low:.2f}, {expected.high:.2f}]"
     # The references themselves land on 0 and 1.
     assert normalized_score(no_state, no_state, oracle).score.mean == pytest.approx(0.0)  # type: ignore[union-attr]
     assert normalized_score(oracle, no_state, oracle).score.mean == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+def test_normalized_score_says_when_the_gap_is_within_seed_noise() -> None:
+    no_state = {0: 0.10, 1: 0.20, 2: 0.15}
+    oracle = {0: 0.16, 1: 0.19, 2: 0.18}  # gaps +0.06, -0.01, +0.03
+    result = normalized_score({0: 0.12, 1: 0.21, 2: 0.16}, no_state, oracle)
+    assert result.score is not None and not result.bounded
+    assert result.format() == f"{result.score.mean:.2f} [unbounded]"
 
 
 @pytest.mark.parametrize("oracle_gain", [0.15, 0.10])

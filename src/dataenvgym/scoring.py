@@ -6,11 +6,13 @@
       (gain(agent) − gain(no-state)) / (gain(oracle) − gain(no-state))
 
   0 is the no-state baseline, 1 the privileged oracle. Gains are test-accuracy gains over
-  the base student. The denominator is the setting's mean oracle-minus-no-state gap; each
-  seed gives one score (paired with the no-state run of the same seed, which shares its base
-  student and splits), and the score is their mean with a Student-t 95 % interval. When the
-  oracle does not beat the no-state agent, the setting cannot tell agents apart and no number
-  is given.
+  the base student. Over seeds it is a ratio of means on the seeds where all three agents
+  ran (a seed's runs share its base student and splits, so the differences are paired):
+  mean(agent − no-state) / mean(oracle − no-state), with Fieller's 95 % interval, which
+  carries the uncertainty of the denominator as well as the numerator's. When the gap
+  itself is within seed noise (its t-interval holds 0) the interval is unbounded: the seeds
+  run cannot place an agent on the scale. When the oracle does not beat the no-state agent
+  at all, the setting cannot tell agents apart and no number is given.
 * **Data efficiency**: the training data an agent needed to reach the no-state agent's final
   test accuracy, as a fraction of the no-state agent's data, read off the per-iteration test
   curve (``summary.json``'s iterations) by linear interpolation; ``None`` when it never got
@@ -98,15 +100,48 @@ def t_interval(values: Sequence[float]) -> Interval:
 # --------------------------------------------------------------------------- teaching score
 
 
+def ratio_interval(numerators: Sequence[float], denominators: Sequence[float]) -> Interval:
+    """mean(numerators) / mean(denominators) with Fieller's 95 % interval (paired values).
+
+    The interval is every ratio ``r`` for which the paired differences
+    ``numerator − r · denominator`` have a mean within their own t-interval of 0. It is
+    bounded only when the denominators' mean is itself distinguishable from 0 (its
+    t-interval excludes 0); otherwise it is ``(−inf, inf)``. With a constant denominator it
+    is the t-interval of the per-value ratios.
+
+    Raises:
+        ValueError: no values, unequal lengths, or a denominator mean of 0.
+    """
+    if not numerators or len(numerators) != len(denominators):
+        raise ValueError("a ratio interval needs as many numerators as denominators (>= 1)")
+    num_mean, den_mean = statistics.fmean(numerators), statistics.fmean(denominators)
+    if den_mean == 0:
+        raise ValueError("the denominators' mean is 0: no ratio")
+    ratio = num_mean / den_mean
+    n = len(numerators)
+    if n < 2:
+        return Interval(ratio, ratio, ratio, n)
+    q = t_quantile_95(n - 1) ** 2 / n
+    # (num_mean − r·den_mean)² ≤ q·Var(num − r·den): a quadratic a·r² − 2b·r + c ≤ 0.
+    a = den_mean**2 - q * statistics.variance(denominators)
+    b = num_mean * den_mean - q * statistics.covariance(numerators, denominators)
+    c = num_mean**2 - q * statistics.variance(numerators)
+    if a <= 0:  # the denominator's interval holds 0: every ratio (or two rays) is consistent
+        return Interval(ratio, -math.inf, math.inf, n)
+    root = math.sqrt(max(b * b - a * c, 0.0))  # >= 0 in exact arithmetic: ratio is inside
+    return Interval(ratio, (b - root) / a, (b + root) / a, n)
+
+
 @dataclass(frozen=True)
 class NormalizedScore:
     """An agent's normalized teaching score in one setting.
 
     Attributes:
-        score: Mean and interval over seeds; ``None`` when the setting cannot tell agents
-            apart (see ``reason``) or no seed pairs with a no-state run.
-        gap: Oracle gain minus no-state gain (the denominator), mean over the seeds that
-            have both reference runs.
+        score: Ratio of means over the seeds with all three runs and its Fieller interval
+            (unbounded when the gap is within seed noise); ``None`` when the setting cannot
+            tell agents apart (see ``reason``) or no seed has all three runs.
+        gap: The setting's oracle gain minus no-state gain, mean over the seeds that have
+            both reference runs (:func:`reference_gap`).
         reason: Why there is no score, else ``""``.
     """
 
@@ -114,8 +149,31 @@ class NormalizedScore:
     gap: float
     reason: str = ""
 
+    @property
+    def bounded(self) -> bool:
+        return self.score is not None and math.isfinite(self.score.half_width)
+
     def format(self) -> str:
-        return self.score.format(2) if self.score is not None else self.reason
+        if self.score is None:
+            return self.reason
+        score = self.score
+        if score.n < 2:
+            return score.format(2)
+        if not self.bounded:
+            return f"{score.mean:.2f} [unbounded]"
+        return f"{score.mean:.2f} [{score.low:.2f}, {score.high:.2f}]"
+
+
+def reference_gap(no_state: Mapping[int, float], oracle: Mapping[int, float]) -> Interval | None:
+    """Oracle gain minus no-state gain, seed by seed, with its t-interval: whether a setting
+    separates its references by more than seed noise. ``None`` without a shared seed.
+
+    Only seeds that have both references count: a seed with a no-state run but no oracle
+    run yet would otherwise pull the gap towards that seed's no-state gain alone (measured:
+    one such seed made a gap of 3.4 points 0.1 and a score of 10 ± 157).
+    """
+    shared = sorted(set(oracle) & set(no_state))
+    return t_interval([oracle[s] - no_state[s] for s in shared]) if shared else None
 
 
 def normalized_score(
@@ -135,21 +193,20 @@ def normalized_score(
     """
     if not no_state or not oracle:
         return NormalizedScore(None, math.nan, "no reference runs")
-    # Only seeds that have both references count, for the gap and for the agent: a seed
-    # with a no-state run but no oracle run yet would otherwise pull the gap towards that
-    # seed's no-state gain alone (measured: one such seed made a gap of 3.4 points 0.1 and a
-    # score of 10 ± 157).
-    shared = set(oracle) & set(no_state)
-    if not shared:
+    gap = reference_gap(no_state, oracle)
+    if gap is None:
         return NormalizedScore(None, math.nan, "no seed with both reference runs")
-    gap = statistics.fmean(oracle[s] - no_state[s] for s in shared)
-    if gap <= min_gap:
-        return NormalizedScore(None, gap, "cannot tell agents apart")
-    paired = sorted(set(agent) & shared)
-    if not paired:
-        return NormalizedScore(None, gap, "no seed shared with both references")
-    per_seed = [(agent[s] - no_state[s]) / gap for s in paired]
-    return NormalizedScore(t_interval(per_seed), gap)
+    if gap.mean <= min_gap:
+        return NormalizedScore(None, gap.mean, "cannot tell agents apart")
+    seeds = sorted(set(agent) & set(no_state) & set(oracle))
+    if not seeds:
+        return NormalizedScore(None, gap.mean, "no seed shared with both references")
+    own_gaps = [oracle[s] - no_state[s] for s in seeds]
+    if statistics.fmean(own_gaps) <= min_gap:
+        # Possible when the agent ran on fewer seeds than the references.
+        return NormalizedScore(None, gap.mean, "cannot tell agents apart on its seeds")
+    gains = [agent[s] - no_state[s] for s in seeds]
+    return NormalizedScore(ratio_interval(gains, own_gaps), gap.mean)
 
 
 # --------------------------------------------------------------------------- data efficiency

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from dataenvgym.cli import app
 from dataenvgym.leaderboard.board import build_board
-from dataenvgym.leaderboard.render import markdown
+from dataenvgym.leaderboard.render import markdown, write_board
 from dataenvgym.leaderboard.suite import (
     LeaderboardSuite,
     distinct_bases,
@@ -164,6 +164,33 @@ def test_board_scores_and_flags_settings_that_cannot_tell_agents_apart() -> None
     assert "oracle 🔒 (reference 1)" in text
     overall = {o["agent"]: o for o in board.overall()}
     assert overall["with-state"]["settings_scored"] == 1 and overall["with-state"]["settings"] == 2
+
+
+def test_a_gap_within_seed_noise_gives_an_unbounded_score_written_as_null(
+    tmp_path: Path,
+) -> None:
+    setting = ("code", "skill-tree", 384, 3, "tiny")
+    results = []
+    for seed, (ns, ws, orc) in enumerate(
+        [(0.10, 0.12, 0.16), (0.20, 0.21, 0.19), (0.15, 0.16, 0.18)]
+    ):
+        results += [
+            (setting, "no-state", seed, _summary(ns)),
+            (setting, "with-state", seed, _summary(ws)),
+            (setting, "oracle", seed, _summary(orc, privileged=True)),
+        ]
+    board = build_board(results)
+    row = next(r for r in board.rows if r.agent == "with-state")
+    assert row.paired_gap is not None and row.paired_gap.low < 0 < row.oracle_gap
+    assert row.score is not None and row.score.score is not None and not row.score.bounded
+    assert f"{row.score.score.mean:.2f} [unbounded]" in markdown(board)
+    paths = write_board(board, tmp_path, "noisy")
+    record = next(
+        r for r in json.loads(paths["json"].read_text())["rows"] if r["agent"] == "with-state"
+    )
+    assert record["score_low"] is None and record["score_high"] is None
+    assert record["score_mean"] == pytest.approx(row.score.score.mean)
+    assert "within seed noise" in record["score_note"]
 
 
 def test_parallel_suite_warms_each_base_once_and_runs_the_oracle_first(

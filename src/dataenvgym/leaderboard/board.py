@@ -20,6 +20,7 @@ from dataenvgym.scoring import (
     data_efficiency,
     efficiency_over_seeds,
     normalized_score,
+    reference_gap,
     t_interval,
 )
 
@@ -37,10 +38,11 @@ class BoardRow:
         privileged: The agent saw more than the observation (the oracle).
         gain: Test-accuracy gain over the base student, mean and 95 % interval over seeds.
         final: Final test accuracy over seeds.
-        score: Normalized teaching score (``None`` for the two references).
+        score: Normalized teaching score, a ratio of means with Fieller's interval
+            (``None`` for the two references).
         efficiency: Data to reach no-state's final test accuracy, as a fraction of its data.
-        oracle_gap: The setting's oracle-minus-no-state gain (the score's denominator), over
-            the seeds that have both reference runs.
+        oracle_gap: The setting's oracle-minus-no-state gain, over the seeds that have both
+            reference runs (the score's denominator where the agent ran on those seeds).
         paired_gap: The same gap seed by seed (oracle and no-state share a seed's base
             student and splits), mean and 95 % interval: whether the setting separates the
             references by more than seed noise. ``None`` without a shared seed.
@@ -112,9 +114,8 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
             for agent, by_seed in agents.items()
         }
         no_state, oracle = gains.get(NO_STATE, {}), gains.get(ORACLE, {})
-        shared = sorted(set(oracle) & set(no_state))
-        paired_gap = t_interval([oracle[s] - no_state[s] for s in shared]) if shared else None
-        gap = paired_gap.mean if paired_gap is not None else math.nan  # the score's too
+        paired_gap = reference_gap(no_state, oracle)  # what normalized_score tests too
+        gap = paired_gap.mean if paired_gap is not None else math.nan
         for agent, by_seed in agents.items():
             reference = agent in (NO_STATE, ORACLE)
             efficiency = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -68,12 +68,21 @@ def leaderboard(
     run: Annotated[
         bool, typer.Option(help="Run missing episodes (--no-run: board from finished runs).")
     ] = True,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A leaderboard.json whose archived runs count as finished episodes where "
+            "this board has no finished run folder (repeatable): boards run elsewhere, or "
+            "whose run folders are gone, combine into one."
+        ),
+    ] = None,
 ) -> None:
     """Score agents on a suite: normalized teaching score, data efficiency, gains.
 
     Runs each domain × environment × seed for every agent (finished runs are reused, so it
     resumes), prints the board and writes leaderboard.md/.csv/.json/.html.
     """
+    from dataenvgym.leaderboard.archive import archive_records, config_key, load_archive
     from dataenvgym.leaderboard.board import build_board
     from dataenvgym.leaderboard.render import rich_table, write_board
     from dataenvgym.leaderboard.suite import (
@@ -98,6 +107,18 @@ def leaderboard(
         )
         episodes = check_suite(config)
         out_dir = out or Path("runs") / f"leaderboard-{config.name}"
+        suite_order = [e.folder_name for e in episodes]
+        archived: dict[str, dict[str, Any]] = {}
+        for path in merge or []:
+            archived.update(load_archive(path))
+        merged = [
+            EpisodeResult(e, "merged", archived[config_key(e.config)])
+            for e in episodes
+            # A finished run folder wins over an archived run of the same episode.
+            if config_key(e.config) in archived and finished_summary(e, _folder(out_dir, e)) is None
+        ]
+        merged_names = {r.episode.folder_name for r in merged}
+        episodes = [e for e in episodes if e.folder_name not in merged_names]
         console.print(
             f"{len(episodes)} episodes ({', '.join(config.all_agents())}), board in {out_dir}"
         )
@@ -107,7 +128,7 @@ def leaderboard(
             name = result.episode.folder_name
             if result.status == "failed":
                 console.print(f"[red]failed[/] {name}: {result.error}")
-            elif result.status != "reused":
+            elif result.status not in ("reused", "merged"):
                 assert result.summary is not None
                 final = result.summary["final"]["test_accuracy"]
                 elapsed = time.perf_counter() - started
@@ -120,15 +141,16 @@ def leaderboard(
         else:
             results = []
             for episode in episodes:
-                folder = out_dir / "runs" / episode.folder_name
+                folder = _folder(out_dir, episode)
                 summary = finished_summary(episode, folder)
                 status = "reused" if summary is not None else "missing"
                 results.append(EpisodeResult(episode, status, summary, folder=folder))
     except DataEnvGymError as err:
         _fail(str(err))
         return
+    results = sorted([*results, *merged], key=lambda r: suite_order.index(r.episode.folder_name))
     done = [r for r in results if r.summary is not None]
-    reused = sum(r.status == "reused" for r in results)
+    reused = sum(r.status in ("reused", "merged") for r in results)
     board = build_board(
         (r.episode.setting, r.episode.config.agent, r.episode.config.seed, r.summary)
         for r in done
@@ -137,14 +159,21 @@ def leaderboard(
     board.failed = [f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"]
     missing = sum(r.status == "missing" for r in results)
     console.print(rich_table(board))
-    paths = write_board(board, out_dir, f"dataenvgym leaderboard: {config.name}")
+    archive = archive_records((r.episode.config, r.summary) for r in done if r.summary is not None)
+    paths = write_board(board, out_dir, f"dataenvgym leaderboard: {config.name}", archive)
     console.print(
-        f"{len(done)} episodes on the board ({reused} reused, {len(done) - reused} run now"
+        f"{len(done)} episodes on the board ({reused} reused"
+        + (f", {len(merged)} of them merged" if merged else "")
+        + f", {len(done) - reused} run now"
         + (f", {missing} missing" if missing else "")
         + f"); {', '.join(str(p) for p in paths.values())}"
     )
     if board.failed:
         raise typer.Exit(code=1)
+
+
+def _folder(out_dir: Path, episode: Any) -> Path:
+    return out_dir / "runs" / episode.folder_name
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,9 @@ PRIVILEGED_MARK = "🔒"
 LEGEND = (
     "Gain: test accuracy after − before, in points, mean ± 95 % t-interval over seeds. "
     "Score: normalized teaching score (gain − no-state gain) / (oracle gain − no-state gain), "
-    "per seed paired with no-state, mean ± 95 % t-interval; 0 = no-state, 1 = oracle. "
+    "a ratio of means over the seeds where all three ran, [95 % Fieller interval], which "
+    "carries the gap's own seed noise: [unbounded] where the oracle − no-state gap's "
+    "interval holds 0; 0 = no-state, 1 = oracle. "
     "Data: training data needed to reach no-state's final test accuracy, as a fraction of "
     f"no-state's data (interpolated on the per-iteration test curve). {PRIVILEGED_MARK} "
     "privileged: the oracle sees the student itself (a one-step look-ahead on a private copy "
@@ -142,9 +144,9 @@ def records(board: Board) -> list[dict[str, Any]]:
                 "oracle_gap_low": row.paired_gap.low if row.paired_gap else None,
                 "oracle_gap_high": row.paired_gap.high if row.paired_gap else None,
                 "score_mean": score.mean if score else None,
-                "score_low": score.low if score else None,
-                "score_high": score.high if score else None,
-                "score_note": (row.score.reason if row.score else row.role) or "",
+                "score_low": _finite(score.low) if score else None,
+                "score_high": _finite(score.high) if score else None,
+                "score_note": _score_note(row),
                 "data_fraction_mean": eff.interval.mean if eff and eff.interval else None,
                 "data_fraction_low": eff.interval.low if eff and eff.interval else None,
                 "data_fraction_high": eff.interval.high if eff and eff.interval else None,
@@ -152,6 +154,19 @@ def records(board: Board) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an unbounded end of an interval is written as null."""
+    return value if math.isfinite(value) else None
+
+
+def _score_note(row: BoardRow) -> str:
+    if row.score is None:
+        return row.role
+    if row.score.score is not None and row.score.score.n > 1 and not row.score.bounded:
+        return "interval unbounded: the oracle − no-state gap is within seed noise"
+    return row.score.reason
 
 
 def csv_text(board: Board) -> str:
@@ -209,8 +224,14 @@ def html_page(board: Board, title: str) -> str:
     )
 
 
-def write_board(board: Board, out_dir: Path, title: str) -> dict[str, Path]:
-    """``leaderboard.md``, ``.csv``, ``.json`` and ``.html`` in ``out_dir``."""
+def write_board(
+    board: Board, out_dir: Path, title: str, runs: list[dict[str, Any]] | None = None
+) -> dict[str, Path]:
+    """``leaderboard.md``, ``.csv``, ``.json`` and ``.html`` in ``out_dir``.
+
+    ``runs`` (:func:`dataenvgym.leaderboard.archive.archive_records`) are kept in the JSON,
+    so that the board can be rebuilt and merged without its run folders.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "markdown": out_dir / "leaderboard.md",
@@ -220,7 +241,12 @@ def write_board(board: Board, out_dir: Path, title: str) -> dict[str, Path]:
     }
     paths["markdown"].write_text(f"# {title}\n\n{markdown(board)}")
     paths["csv"].write_text(csv_text(board))
-    payload = {"rows": records(board), "overall": board.overall(), "failed": board.failed}
+    payload = {
+        "rows": records(board),
+        "overall": board.overall(),
+        "failed": board.failed,
+        "runs": runs or [],
+    }
     paths["json"].write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     paths["html"].write_text(html_page(board, title))
     return paths

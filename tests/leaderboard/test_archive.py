@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dataenvgym.cli import app
+from dataenvgym.errors import ConfigError
+from dataenvgym.leaderboard.archive import board_summary, load_archive
+
+runner = CliRunner()
+
+
+def _suite_file(tmp_path: Path, tiny_student: dict[str, Any], steps: int = 6) -> Path:
+    suite = {
+        "name": "tiny",
+        "domains": ["arithmetic"],
+        "envs": ["skill-list"],
+        "agents": ["no-state"],  # the oracle joins as the other reference
+        "base": {
+            "iterations": 2,
+            "budget": 40,
+            "trainer": {"steps_per_iteration": steps},
+            "student_config": tiny_student,
+            "pretrain": {"steps": 20, "examples": 400},
+            "domain_config": {"val_per_subskill": 6, "test_per_subskill": 6},
+        },
+    }
+    path = tmp_path / f"suite-{steps}.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def _board(suite: str, seeds: str, out: Path, *extra: str) -> Any:
+    """``dataenvgym leaderboard`` on ``suite`` and ``seeds`` into ``out``."""
+    return runner.invoke(
+        app, ["leaderboard", "--suite", suite, "--seeds", seeds, "--out", str(out), *extra]
+    )
+
+
+def _rows(board_json: Path) -> dict[str, dict[str, Any]]:
+    return {r["agent"]: r for r in json.loads(board_json.read_text())["rows"]}
+
+
+def test_boards_run_apart_merge_into_one_without_their_run_folders(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite = str(_suite_file(tmp_path, tiny_student))
+    for seed in (0, 1):
+        ran = _board(suite, str(seed), tmp_path / f"s{seed}")
+        assert ran.exit_code == 0, ran.output
+    both = tmp_path / "both"
+    archives = [str(tmp_path / f"s{seed}" / "leaderboard.json") for seed in (0, 1)]
+    merged = _board(suite, "0,1", both, "--no-run", "--merge", archives[0], "--merge", archives[1])
+    assert merged.exit_code == 0, merged.output
+    assert "4 episodes on the board (4 reused, 4 of them merged, 0 run now)" in merged.output
+    assert not (both / "runs").exists() or not any((both / "runs").iterdir())
+
+    rows = _rows(both / "leaderboard.json")
+    assert rows["no-state"]["seeds"] == 2 and rows["oracle"]["seeds"] == 2
+    gains = [
+        _rows(tmp_path / f"s{seed}" / "leaderboard.json")["no-state"]["gain_mean"]
+        for seed in (0, 1)
+    ]
+    assert rows["no-state"]["gain_mean"] == pytest.approx(sum(gains) / 2)
+    assert rows["oracle"]["privileged"] is True  # the archive keeps the privileged mark
+    # The merged board keeps its runs too: it rebuilds from its own JSON alone.
+    again = _board(
+        suite, "0,1", tmp_path / "again", "--no-run", "--merge", str(both / "leaderboard.json")
+    )
+    assert again.exit_code == 0, again.output
+    assert _rows(tmp_path / "again" / "leaderboard.json") == rows
+
+
+def test_a_finished_run_folder_wins_and_other_settings_are_not_merged(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite = str(_suite_file(tmp_path, tiny_student))
+    out = tmp_path / "board"
+    first = _board(suite, "0", out)
+    assert first.exit_code == 0, first.output
+    board_json = out / "leaderboard.json"
+    payload = json.loads(board_json.read_text())
+    truth = _rows(board_json)["no-state"]["final_test_mean"]
+    for record in payload["runs"]:
+        record["summary"]["final"]["test_accuracy"] = 0.999  # an archive that disagrees
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(payload))
+
+    local = _board(suite, "0", out, "--no-run", "--merge", str(tampered))
+    assert local.exit_code == 0, local.output
+    assert _rows(board_json)["no-state"]["final_test_mean"] == pytest.approx(truth)
+
+    # A suite of other training settings has other episodes: the archive does not stand in.
+    other = str(_suite_file(tmp_path, tiny_student, steps=7))
+    elsewhere = _board(other, "0", tmp_path / "other", "--no-run", "--merge", str(tampered))
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert "0 episodes on the board" in elsewhere.output and "2 missing" in elsewhere.output
+
+
+def test_an_archive_keeps_only_what_a_board_reads_and_bad_files_are_one_line_errors(
+    tmp_path: Path,
+) -> None:
+    summary = {
+        "privileged": False,
+        "initial": {"test_accuracy": 0.3, "per_skill": {"a": 0.1}},
+        "final": {"test_accuracy": 0.5, "per_skill": {"a": 0.4}},
+        "total_training_data": 80,
+        "iterations": [{"iteration": 1, "num_total_data": 80, "test_accuracy": 0.5, "plan": "…"}],
+        "wall_time_s": 12.0,
+    }
+    assert board_summary(summary) == {
+        "privileged": False,
+        "initial": {"test_accuracy": 0.3},
+        "final": {"test_accuracy": 0.5},
+        "total_training_data": 80,
+        "iterations": [{"iteration": 1, "num_total_data": 80, "test_accuracy": 0.5}],
+    }
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"rows": [], "overall": [], "failed": []}))
+    with pytest.raises(ConfigError, match="holds no runs"):
+        load_archive(old)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"runs": [{"config": {"budget": -1}, "summary": summary}]}))
+    with pytest.raises(ConfigError, match="run 0 is not a valid archived run"):
+        load_archive(broken)
+    result = runner.invoke(app, ["leaderboard", "--domains", "arithmetic", "--merge", str(old)])
+    assert result.exit_code == 2 and "holds no runs" in result.output
