@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from dataenvgym.cli import app
 from dataenvgym.leaderboard.board import build_board
-from dataenvgym.leaderboard.render import markdown, write_board
+from dataenvgym.leaderboard.render import markdown, rich_table, write_board
 from dataenvgym.leaderboard.suite import (
     LeaderboardSuite,
     distinct_bases,
@@ -184,6 +185,9 @@ def test_a_gap_within_seed_noise_gives_an_unbounded_score_written_as_null(
     assert row.paired_gap is not None and row.paired_gap.low < 0 < row.oracle_gap
     assert row.score is not None and row.score.score is not None and not row.score.bounded
     assert f"{row.score.score.mean:.2f} [unbounded]" in markdown(board)
+    console = Console(width=200, record=True)
+    console.print(rich_table(board))
+    assert f"{row.score.score.mean:.2f} [unbounded]" in console.export_text()
     paths = write_board(board, tmp_path, "noisy")
     record = next(
         r for r in json.loads(paths["json"].read_text())["rows"] if r["agent"] == "with-state"

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from dataenvgym.leaderboard.board import Board, BoardRow, setting_label, unseparated
@@ -88,7 +89,8 @@ def rich_table(board: Board) -> Table:
         if row.setting == previous:
             cells[: len(SETTING_COLUMNS)] = [""] * len(SETTING_COLUMNS)
         previous = row.setting
-        table.add_row(*cells, style="dim" if row.privileged else None)
+        # Escaped: Rich would read a score's "[unbounded]" as a markup tag and drop it.
+        table.add_row(*map(escape, cells), style="dim" if row.privileged else None)
     return table
 
 
