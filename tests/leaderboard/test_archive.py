@@ -57,6 +57,7 @@ def test_boards_run_apart_merge_into_one_without_their_run_folders(
     archives = [str(tmp_path / f"s{seed}" / "leaderboard.json") for seed in (0, 1)]
     merged = _board(suite, "0,1", both, "--no-run", "--merge", archives[0], "--merge", archives[1])
     assert merged.exit_code == 0, merged.output
+    assert "0 episodes (no-state, oracle) and 4 merged from 2 board(s)" in merged.output
     assert "4 episodes on the board (4 reused, 4 of them merged, 0 run now)" in merged.output
     assert not (both / "runs").exists() or not any((both / "runs").iterdir())
 

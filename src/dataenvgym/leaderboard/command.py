@@ -120,7 +120,9 @@ def leaderboard(
         merged_names = {r.episode.folder_name for r in merged}
         episodes = [e for e in episodes if e.folder_name not in merged_names]
         console.print(
-            f"{len(episodes)} episodes ({', '.join(config.all_agents())}), board in {out_dir}"
+            f"{len(episodes)} episodes ({', '.join(config.all_agents())})"
+            + (f" and {len(merged)} merged from {len(merge or [])} board(s)" if merged else "")
+            + f", board in {out_dir}"
         )
         started = time.perf_counter()
 
