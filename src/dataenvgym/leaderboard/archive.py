@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from dataenvgym.config import RunConfig
 from dataenvgym.errors import ConfigError
 
-#: What :func:`dataenvgym.leaderboard.board.build_board` reads of a ``summary.json``.
-SUMMARY_KEYS = ("privileged", "initial", "final", "total_training_data", "iterations")
+#: What :func:`dataenvgym.leaderboard.board.build_board` reads of a ``summary.json``, besides
+#: the initial and final test accuracy.
+SUMMARY_KEYS = ("privileged", "total_training_data")
 ITERATION_KEYS = ("iteration", "num_total_data", "test_accuracy", "test_measured")
 
 

@@ -107,7 +107,7 @@ def leaderboard(
         )
         episodes = check_suite(config)
         out_dir = out or Path("runs") / f"leaderboard-{config.name}"
-        suite_order = [e.folder_name for e in episodes]
+        suite_order = {e.folder_name: index for index, e in enumerate(episodes)}
         archived: dict[str, dict[str, Any]] = {}
         for path in merge or []:
             archived.update(load_archive(path))
@@ -150,7 +150,7 @@ def leaderboard(
     except DataEnvGymError as err:
         _fail(str(err))
         return
-    results = sorted([*results, *merged], key=lambda r: suite_order.index(r.episode.folder_name))
+    results = sorted([*results, *merged], key=lambda r: suite_order[r.episode.folder_name])
     done = [r for r in results if r.summary is not None]
     reused = sum(r.status in ("reused", "merged") for r in results)
     board = build_board(

@@ -166,7 +166,7 @@ def _finite(value: float) -> float | None:
 def _score_note(row: BoardRow) -> str:
     if row.score is None:
         return row.role
-    if row.score.score is not None and row.score.score.n > 1 and not row.score.bounded:
+    if row.score.score is not None and not row.score.bounded:
         return "interval unbounded: the oracle − no-state gap is within seed noise"
     return row.score.reason
 
