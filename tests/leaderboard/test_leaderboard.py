@@ -120,12 +120,12 @@ def test_bad_suite_settings_are_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "set by the suite itself" in result.output
 
 
-def _summary(gain: float, privileged: bool = False) -> dict[str, Any]:
+def _summary(gain: float, privileged: bool = False, data: int = 200) -> dict[str, Any]:
     return {
         "privileged": privileged,
         "initial": {"test_accuracy": 0.3},
         "final": {"test_accuracy": 0.3 + gain},
-        "total_training_data": 200,
+        "total_training_data": data,
         "iterations": [
             {"num_total_data": 100, "test_accuracy": 0.3 + gain / 2},
             {"num_total_data": 200, "test_accuracy": 0.3 + gain},
@@ -165,6 +165,33 @@ def test_board_scores_and_flags_settings_that_cannot_tell_agents_apart() -> None
     assert "oracle 🔒 (reference 1)" in text
     overall = {o["agent"]: o for o in board.overall()}
     assert overall["with-state"]["settings_scored"] == 1 and overall["with-state"]["settings"] == 2
+
+
+def test_the_board_shows_how_much_data_each_agent_really_trained_on() -> None:
+    setting = ("code", "skill-tree", 384, 3, "tiny")
+    results = [
+        (setting, "no-state", 0, _summary(0.10, data=1018)),
+        (setting, "no-state", 1, _summary(0.12, data=1000)),
+        (setting, "oracle", 0, _summary(0.15, privileged=True, data=1146)),
+        (setting, "oracle", 1, {**_summary(0.16, privileged=True), "total_training_data": 1138}),
+    ]
+    board = build_board(results)
+    rows = {r.agent: r for r in board.rows}
+    assert rows["no-state"].data_trained == pytest.approx(1009)
+    assert rows["oracle"].data_trained == pytest.approx(1142)
+    text = markdown(board)
+    assert "| data trained |" in text and "| 1009 |" in text and "| 1142 |" in text
+    old = build_board(
+        [
+            (
+                setting,
+                "no-state",
+                0,
+                {"initial": {"test_accuracy": 0.3}, "final": {"test_accuracy": 0.4}},
+            )
+        ]
+    )
+    assert "| 0.400 |  |" in markdown(old)  # a summary without the count leaves it empty
 
 
 def test_a_gap_within_seed_noise_gives_an_unbounded_score_written_as_null(

@@ -46,6 +46,9 @@ class BoardRow:
         paired_gap: The same gap seed by seed (oracle and no-state share a seed's base
             student and splits), mean and 95 % interval: whether the setting separates the
             references by more than seed noise. ``None`` without a shared seed.
+        data_trained: Training data the environment kept over the episode (after its
+            duplicate and contamination filter), mean over seeds; NaN where summaries lack
+            it. Every agent asks for the same budget, but what it keeps can differ.
     """
 
     setting: Setting
@@ -57,6 +60,7 @@ class BoardRow:
     efficiency: Efficiency | None
     oracle_gap: float
     paired_gap: Interval | None = None
+    data_trained: float = math.nan
 
     @property
     def role(self) -> str:
@@ -137,6 +141,7 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
                     efficiency=efficiency,
                     oracle_gap=gap,
                     paired_gap=paired_gap,
+                    data_trained=_mean_data(by_seed.values()),
                 )
             )
     return board
@@ -144,6 +149,11 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
 
 def _gain(summary: Mapping[str, Any]) -> float:
     return float(summary["final"]["test_accuracy"]) - float(summary["initial"]["test_accuracy"])
+
+
+def _mean_data(summaries: Iterable[Mapping[str, Any]]) -> float:
+    counts = [float(s["total_training_data"]) for s in summaries if "total_training_data" in s]
+    return statistics.fmean(counts) if counts else math.nan
 
 
 def setting_label(setting: Setting) -> str:

@@ -22,14 +22,25 @@ LEGEND = (
     "a ratio of means over the seeds where all three ran, [95 % Fieller interval], which "
     "carries the gap's own seed noise: [unbounded] where the oracle − no-state gap's "
     "interval holds 0; 0 = no-state, 1 = oracle. "
-    "Data: training data needed to reach no-state's final test accuracy, as a fraction of "
-    f"no-state's data (interpolated on the per-iteration test curve). {PRIVILEGED_MARK} "
+    "Data to match: training data needed to reach no-state's final test accuracy, as a fraction of "
+    "no-state's data (interpolated on the per-iteration test curve). "
+    "Data trained: training data the environment kept over the episode, after its duplicate "
+    f"and contamination filter, mean over seeds. {PRIVILEGED_MARK} "
     "privileged: the oracle sees the student itself (a one-step look-ahead on a private copy "
     "of the test distribution), never the test items; it is the upper reference, not a "
     "competitor."
 )
 SETTING_COLUMNS = ["domain", "env", "budget", "student"]
-COLUMNS = [*SETTING_COLUMNS, "agent", "seeds", "gain (pts)", "final test", "score", "data to match"]
+COLUMNS = [
+    *SETTING_COLUMNS,
+    "agent",
+    "seeds",
+    "gain (pts)",
+    "final test",
+    "data trained",
+    "score",
+    "data to match",
+]
 
 
 def _cells(row: BoardRow) -> list[str]:
@@ -50,6 +61,7 @@ def _cells(row: BoardRow) -> list[str]:
         if row.gain.n > 1
         else f"{row.gain.mean * 100:+.1f}",
         f"{row.final.mean:.3f}",
+        f"{row.data_trained:.0f}" if math.isfinite(row.data_trained) else "",
         score,
         efficiency,
     ]
@@ -142,6 +154,7 @@ def records(board: Board) -> list[dict[str, Any]]:
                 "gain_low": row.gain.low,
                 "gain_high": row.gain.high,
                 "final_test_mean": row.final.mean,
+                "data_trained_mean": _finite(row.data_trained),
                 "oracle_gap": row.oracle_gap,
                 "oracle_gap_low": row.paired_gap.low if row.paired_gap else None,
                 "oracle_gap_high": row.paired_gap.high if row.paired_gap else None,
