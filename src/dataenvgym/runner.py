@@ -186,6 +186,7 @@ def run_episode(
         "domain": teacher_env.domain.name,
         "agent": agent.name,
         "privileged": agent.privileged,
+        "agent_revision": agent.revision,
         "teacher": {
             "policy": _component_name(agent.policy),
             "engine": _component_name(agent.engine),

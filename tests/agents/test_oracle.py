@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from dataenvgym.agents.handover import HandOverTrainer
 from dataenvgym.agents.oracle import (
     OracleAgent,
     OracleConfig,
+    draw_as_an_engine,
     make_oracle,
     oracle_allocation,
     private_items,
@@ -63,6 +65,21 @@ def test_private_items_are_fresh_and_never_evaluation_items() -> None:
     assert [i.prompt for i in again] == [i.prompt for i in items]  # its own seed: reproducible
 
 
+def test_the_oracle_loses_what_the_contamination_guard_drops_as_an_engine_does() -> None:
+    domain = ArithmeticDomain()
+    val, test = domain.splits(0)
+    evaluation = {i.prompt for i in [*val, *test]}
+    counts = {"multiplication/two_digit": 300, "addition/carry": 20}  # two_digit: a small space
+    own = {d.prompt for d in domain.generate("addition", "carry", 20, random.Random(1))}
+    drawn, kept = draw_as_an_engine(domain, counts, own, evaluation, salt="s")
+    # The full count is written, refilled against its own earlier data only ...
+    assert Counter(subskill_key(d.skill, d.subskill) for d in drawn) == counts
+    assert not {d.prompt for d in drawn} & own
+    # ... and the copies of evaluation prompts are lost, not replaced by fresh ones.
+    assert kept == [d for d in drawn if d.prompt not in evaluation]
+    assert len(kept) < len(drawn)
+
+
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
 def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_kwargs: Any) -> None:
     env = make_env(**tiny_kwargs(env_name))
@@ -89,11 +106,18 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     # The data follows the allocation per subskill, whatever the environment's action shape.
     per_subskill = Counter(subskill_key(d.skill, d.subskill) for d in action.data)
     assert per_subskill == {k: n for k, n in look.allocation.items() if n}
-    *_, info = env.step(action)  # a valid action: no InvalidActionError
-    # Filtered as the environment filters, nothing is dropped: the look-ahead of the chosen
-    # candidate was the step itself (same trainer, seed, replay, data and order).
-    assert info["dropped"]["total"] == 0
+    observation, *_, info = env.step(action)  # a valid action: no InvalidActionError
+    # The environment drops what the look-ahead predicted it would (copies of evaluation
+    # prompts, nothing else) and keeps the rest: the look-ahead of the chosen candidate was
+    # the step itself (same trainer, seed, replay, data and order).
+    lost = len(look.chosen.data) - len(look.chosen.kept)
+    assert info["dropped"]["contaminated"] == info["dropped"]["total"] == lost
+    assert len(env.accumulated) == len(look.chosen.kept)
     assert agent.oracle._private_scores(env.student) == look.chosen.scores
+    # Its next step writes nothing it submitted before, kept or dropped, as an engine would.
+    assert {d.prompt for d in action.data} <= agent.oracle.drawn
+    second = agent.act(observation)
+    assert not {d.prompt for d in second.data} & {d.prompt for d in action.data}
 
 
 class _CountingTrainer:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from dataenvgym.agents.oracle import ORACLE_REVISION
 from dataenvgym.cli import app
 from dataenvgym.errors import ConfigError
 from dataenvgym.leaderboard.archive import board_summary, load_archive
@@ -131,3 +132,39 @@ def test_an_archive_keeps_only_what_a_board_reads_and_bad_files_are_one_line_err
         load_archive(broken)
     result = runner.invoke(app, ["leaderboard", "--domains", "arithmetic", "--merge", str(old)])
     assert result.exit_code == 2 and "holds no runs" in result.output
+
+
+def test_runs_of_an_older_oracle_revision_are_run_again_not_reused(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite = str(_suite_file(tmp_path, tiny_student))
+    out = tmp_path / "board"
+    first = _board(suite, "0", out)
+    assert first.exit_code == 0, first.output
+    (folder,) = [f for f in (out / "runs").iterdir() if "-oracle-" in f.name]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["agent_revision"] == ORACLE_REVISION
+    payload = json.loads((out / "leaderboard.json").read_text())
+    (record,) = [r for r in payload["runs"] if r["config"]["agent"] == "oracle"]
+    assert record["summary"]["agent_revision"] == ORACLE_REVISION
+
+    # An oracle run of an older revision, in a run folder and in an archive.
+    summary["agent_revision"] = ORACLE_REVISION - 1
+    (folder / "summary.json").write_text(json.dumps(summary))
+    record["summary"]["agent_revision"] = None  # written before revisions were kept
+    old_board = tmp_path / "old.json"
+    old_board.write_text(json.dumps(payload))
+
+    merged = _board(suite, "0", tmp_path / "merged", "--no-run", "--merge", str(old_board))
+    assert merged.exit_code == 0, merged.output
+    assert "1 archived runs of an older agent revision left out" in merged.output
+    assert "1 episodes on the board" in merged.output and "1 missing" in merged.output
+
+    listed = _board(suite, "0", out, "--no-run")
+    assert "1 missing" in listed.output  # the old folder does not count either ...
+    again = _board(suite, "0", out)  # ... and is set aside, kept, and run again
+    assert again.exit_code == 0, again.output
+    assert "1 reused, 1 run now" in again.output
+    kept = folder.with_name(f"{folder.name}.revision-{ORACLE_REVISION - 1}")
+    assert json.loads((kept / "summary.json").read_text())["agent_revision"] == ORACLE_REVISION - 1
+    assert json.loads((folder / "summary.json").read_text())["agent_revision"] == ORACLE_REVISION

@@ -18,12 +18,16 @@ class Agent:
         name: Shown in run folders and tables.
         privileged: True for agents that see more than the environment's observation
             (an oracle); marked in every output.
+        revision: The version of the agent's behaviour, kept in every run summary; bump it
+            when a change makes old runs of the agent no longer its runs, and a leaderboard
+            runs them again instead of reusing them. ``None``: unversioned.
     """
 
     policy: Policy
     engine: Engine
     name: str = "agent"
     privileged: bool = False
+    revision: int | None = None
     seed: int = 0
 
     def reset(self, seed: int | None = None) -> None:

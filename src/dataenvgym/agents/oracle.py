@@ -5,16 +5,19 @@ It sees what no real teacher can: the student itself. Before each step it
 1. scores the student on a *private* copy of the test distribution: fresh items drawn from
    the domain's own generators with the oracle's own seed, balanced per subskill like the
    test split, never a validation or test item (their prompts are used only to exclude
-   them);
+   them from this copy);
 2. looks one step ahead: copies of the student are trained by the environment's own
    trainer (same steps, seed and replay) on candidate data for this step: uniform, and
    allocations ∝ what each subskill gained under uniform over a floor, equal shares over
    the subskills that gained, and what the built-in with-state policy would send;
 3. submits the data of the candidate whose copy scores best on the private items. The data
-   are filtered as the environment filters them (no evaluation prompt, nothing trained on
-   before), so the environment keeps all of them and the real step is exactly the chosen
-   copy's training. It spends the same budget as every other agent, and the environment
-   takes over that trained copy instead of training the same data a second time.
+   are drawn as the procedural engine draws them (the full count, none the oracle wrote
+   before in this episode, and here none of its private items), and like every engine's
+   they lose what the environment's contamination guard drops, without refill: a copy
+   trains on the data the environment will keep, so the real step is exactly the chosen
+   copy's training and the oracle trains on no more data than an engine would. It spends
+   the same budget as every other agent, and the environment takes over that trained copy
+   instead of training the same data a second time.
 
 Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data where
 accuracy is lowest loses to uniform data (``CALIBRATION.md``) because out-of-reach subskills
@@ -117,7 +120,8 @@ class Candidate:
     label: str
     counts: dict[str, int]
     private_accuracy: float  # after training on its data: what the oracle maximises
-    data: list[TrainingDatum] = field(default_factory=list, repr=False)
+    data: list[TrainingDatum] = field(default_factory=list, repr=False)  # what it submits
+    kept: list[TrainingDatum] = field(default_factory=list, repr=False)  # what the env keeps
     scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
 
@@ -163,7 +167,9 @@ class OraclePolicy:
         self.seed = 0
         self.env: TeacherEnv[Any, Any] | None = None
         self.private: list[TaskInstance] = []
-        self.excluded: set[str] = set()  # evaluation and private prompts: never training data
+        self.evaluation: set[str] = set()  # prompts the contamination guard drops
+        self.private_prompts: set[str] = set()  # never training data: the copy is scored on them
+        self.drawn: set[str] = set()  # every prompt submitted in this episode, kept or dropped
         self.log: list[LookAhead] = []
         self.guide: Policy | None = None  # the with-state policy of the env, made on first use
         self.guide_engine = ProceduralEngine(domain)
@@ -178,6 +184,7 @@ class OraclePolicy:
         self.seed = seed or 0
         self.log = []
         self.guide = None
+        self.drawn = set()
 
     # ------------------------------------------------------------------ privileged access
 
@@ -188,16 +195,17 @@ class OraclePolicy:
             env.trainer.inner if isinstance(env.trainer, HandOverTrainer) else env.trainer
         )
         env.trainer = HandOverTrainer(self.trainer, self)
-        evaluation = {i.prompt for i in [*env.validation, *env.test]}
+        self.evaluation = {i.prompt for i in [*env.validation, *env.test]}
         self.private = private_items(
-            self.domain, self.units, self.config.private_per_subskill, self.seed, evaluation
+            self.domain, self.units, self.config.private_per_subskill, self.seed, self.evaluation
         )
-        self.excluded = evaluation | {i.prompt for i in self.private}
+        self.private_prompts = {i.prompt for i in self.private}
 
     def __getstate__(self) -> dict[str, Any]:
         # Checkpoints pickle the agent; the environment is re-attached on resume.
         state = dict(self.__dict__)
-        state["env"], state["private"], state["excluded"] = None, [], set()
+        state["env"], state["private"] = None, []
+        state["evaluation"], state["private_prompts"] = set(), set()
         state["trainer"], state["trained_copy"] = None, None
         return state
 
@@ -249,6 +257,7 @@ class OraclePolicy:
 
     def plan(self, observation: Observation) -> Action:
         chosen = self.choose(observation)
+        self.drawn.update(d.prompt for d in chosen.data)
         return counts_to_action(chosen.counts, observation, notes=self.notes())
 
     def notes(self) -> str:
@@ -256,9 +265,11 @@ class OraclePolicy:
         last = self.log[-1]
         gains = {k: round(v, 3) for k, v in last.gains.items()}
         tried = {c.label: round(c.private_accuracy, 4) for c in last.candidates}
+        lost = len(last.chosen.data) - len(last.chosen.kept)
         return (
             f"oracle (privileged) look-ahead: gains under uniform {gains}; private accuracy "
-            f"per candidate {tried}; chose {last.chosen.label}: {last.chosen.counts}"
+            f"per candidate {tried}; chose {last.chosen.label}: {last.chosen.counts} "
+            f"({lost} of its data copy evaluation prompts: the environment drops them)"
         )
 
     def _try(
@@ -269,18 +280,21 @@ class OraclePolicy:
         The best copy so far is kept (:attr:`trained_copy`) for the environment's step.
         """
         env = self._env()
-        # Filtered exactly as the environment will filter it (no evaluation prompt, nothing
-        # trained on before), so that the environment keeps every datum and the real step
-        # trains on the very data, in the very order, that this copy trained on.
-        taken = self.excluded | {d.prompt for d in env.accumulated}
-        data = fresh_data(
-            self.domain, counts, taken, salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}"
+        own = self.drawn | self.private_prompts | {d.prompt for d in env.accumulated}
+        data, kept = draw_as_an_engine(
+            self.domain,
+            counts,
+            own,
+            self.evaluation,
+            salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}",
         )
+        # The copy trains on what the environment will keep of ``data``, in its order, so
+        # that the real step is this very training.
         probe = _copy_student(env.student)
         stats = self._trainer().train(
             probe,
-            data,
-            [*env.accumulated, *data],
+            kept,
+            [*env.accumulated, *kept],
             base=env.base,
             iteration=env.iteration + 1,
             seed=env.seed_value,
@@ -289,9 +303,9 @@ class OraclePolicy:
         accuracy = sum(a for a, _ in scores.values()) / len(self.units)
         # Strictly better only: on ties the earlier candidate wins, as in ``choose``.
         if self.trained_copy is None or accuracy > self.trained_copy.private_accuracy:
-            prompts = [d.prompt for d in data]
+            prompts = [d.prompt for d in kept]
             self.trained_copy = TrainedCopy(probe, stats, prompts, accuracy, env.iteration + 1)
-        return Candidate(label, counts, accuracy, data, scores), scores
+        return Candidate(label, counts, accuracy, data, kept, scores), scores
 
     def _trainer(self) -> Trainer:
         self._env()
@@ -349,6 +363,28 @@ def fresh_data(
                     seen.add(datum.prompt)
                     data.append(datum)
     return data
+
+
+def draw_as_an_engine(
+    domain: ProceduralDomain,
+    counts: dict[str, int],
+    own: set[str],
+    evaluation: set[str],
+    *,
+    salt: str,
+) -> tuple[list[TrainingDatum], list[TrainingDatum]]:
+    """The data a procedural engine would write for ``counts``, and what the environment keeps.
+
+    The draw refills against the writer's ``own`` prompts (its earlier data, as the engine
+    avoids repeating itself) but not against ``evaluation``: an engine cannot know the
+    evaluation splits, so the data that copy one of their prompts are written and then
+    dropped by the environment's contamination guard, and that share of the budget is lost.
+
+    Returns:
+        ``(drawn, kept)``: the data to submit, and those of them the guard lets through.
+    """
+    drawn = fresh_data(domain, counts, own, salt=salt)
+    return drawn, [d for d in drawn if d.prompt not in evaluation]
 
 
 def private_items(
@@ -445,6 +481,12 @@ class OracleEngine:
         return list(log[-1].chosen.data)
 
 
+#: The oracle's :attr:`Agent.revision`. 2: its data are drawn as an engine draws them and
+#: lose what the contamination guard drops (revision 1 left evaluation prompts out before
+#: writing and refilled, training on up to 13 % more data than the other agents).
+ORACLE_REVISION = 2
+
+
 @dataclass
 class OracleAgent(Agent):
     """The privileged upper-bound agent: :class:`OraclePolicy` and :class:`OracleEngine`.
@@ -455,6 +497,7 @@ class OracleAgent(Agent):
 
     name: str = "oracle"
     privileged: bool = True
+    revision: int | None = ORACLE_REVISION
 
     @property
     def oracle(self) -> OraclePolicy:

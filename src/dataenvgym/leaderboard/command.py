@@ -90,6 +90,7 @@ def leaderboard(
         LeaderboardSuite,
         check_suite,
         finished_summary,
+        is_current,
         load_suite,
         run_suite,
     )
@@ -114,14 +115,23 @@ def leaderboard(
         merged = [
             EpisodeResult(e, "merged", archived[config_key(e.config)])
             for e in episodes
-            # A finished run folder wins over an archived run of the same episode.
-            if config_key(e.config) in archived and finished_summary(e, _folder(out_dir, e)) is None
+            # A finished run folder wins over an archived run of the same episode, and a run
+            # of an older revision of the agent is no run of it.
+            if config_key(e.config) in archived
+            and is_current(e.config.agent, archived[config_key(e.config)])
+            and finished_summary(e, _folder(out_dir, e)) is None
         ]
+        stale = sum(
+            config_key(e.config) in archived
+            and not is_current(e.config.agent, archived[config_key(e.config)])
+            for e in episodes
+        )
         merged_names = {r.episode.folder_name for r in merged}
         episodes = [e for e in episodes if e.folder_name not in merged_names]
         console.print(
             f"{len(episodes)} episodes ({', '.join(config.all_agents())})"
             + (f" and {len(merged)} merged from {len(merge or [])} board(s)" if merged else "")
+            + (f" ({stale} archived runs of an older agent revision left out)" if stale else "")
             + f", board in {out_dir}"
         )
         started = time.perf_counter()

@@ -216,9 +216,11 @@ def run_or_reuse(config: dict[str, Any], folder: str, threads: int) -> tuple[str
                 return "failed", (
                     f"{path} holds a run of other settings; delete it or choose another --out"
                 )
-            if finished is not None:
+            if finished is not None and is_current(cfg.agent, finished):
                 return "reused", finished
-            return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
+            if finished is None:
+                return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
+            set_aside(path, finished)  # an older revision of the agent: run it again
         return "ran", execute_run(cfg, path, show_progress=False)
     except DataEnvGymError as err:
         return "failed", str(err)
@@ -234,9 +236,34 @@ def finished_summary(episode: Episode, folder: Path) -> dict[str, Any] | None:
         saved, summary = read_run_folder(folder)
     except DataEnvGymError:
         return None
-    if saved.model_dump(mode="json") != episode.config.model_dump(mode="json"):
+    if summary is None or saved.model_dump(mode="json") != episode.config.model_dump(mode="json"):
         return None
-    return summary
+    return summary if is_current(episode.config.agent, summary) else None
+
+
+def current_revision(agent: str) -> int | None:
+    """The revision of a built-in agent's behaviour (``Agent.revision``); None for others."""
+    from dataenvgym.agents.oracle import ORACLE_REVISION
+
+    return {"oracle": ORACLE_REVISION}.get(agent)
+
+
+def is_current(agent: str, summary: dict[str, Any]) -> bool:
+    """Whether a finished run is of ``agent`` as it is now, not of an older revision of it
+    (a summary written before revisions were kept has none)."""
+    return summary.get("agent_revision") == current_revision(agent)
+
+
+def set_aside(folder: Path, summary: dict[str, Any]) -> Path:
+    """Move a finished run of an older agent revision out of the episode's way, kept."""
+    stem = f"{folder.name}.revision-{summary.get('agent_revision') or 'old'}"
+    target = folder.with_name(stem)
+    number = 1
+    while target.exists():
+        number += 1
+        target = folder.with_name(f"{stem}-{number}")
+    folder.rename(target)
+    return target
 
 
 Progress = Callable[[EpisodeResult], None]
