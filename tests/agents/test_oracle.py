@@ -192,6 +192,12 @@ def test_pickled_oracle_forgets_the_environment(tiny_kwargs: Any) -> None:
     agent.attach_env(env)
     restored = pickle.loads(pickle.dumps(agent))
     assert restored.oracle.env is None and restored.oracle.private == []
+    # A revision-1 checkpoint (no record of drawn prompts) resumes with an empty record.
+    state = agent.oracle.__getstate__()
+    del state["drawn"]
+    old = agent.oracle.__class__.__new__(agent.oracle.__class__)
+    old.__setstate__(state)
+    assert old.drawn == set()
     with pytest.raises(DataEnvGymError, match="attach_env"):
         restored.act(observation)
 

@@ -209,6 +209,14 @@ class OraclePolicy:
         state["trainer"], state["trained_copy"] = None, None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A checkpoint of revision 1 has no record of what it drew: start that record empty.
+        self.__dict__.update(state)
+        self.__dict__.setdefault("drawn", set())
+        self.__dict__.setdefault("evaluation", set())
+        self.__dict__.setdefault("private_prompts", set())
+        self.__dict__.pop("excluded", None)
+
     # ------------------------------------------------------------------ planning
 
     def choose(self, observation: Observation) -> Candidate:
