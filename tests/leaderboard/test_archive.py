@@ -47,6 +47,15 @@ def _rows(board_json: Path) -> dict[str, dict[str, Any]]:
     return {r["agent"]: r for r in json.loads(board_json.read_text())["rows"]}
 
 
+def _seed_0_board(tmp_path: Path, tiny_student: dict[str, Any]) -> tuple[str, Path]:
+    """The tiny suite's board of seed 0, run into ``tmp_path/board``: (suite file, board)."""
+    suite = str(_suite_file(tmp_path, tiny_student))
+    out = tmp_path / "board"
+    first = _board(suite, "0", out)
+    assert first.exit_code == 0, first.output
+    return suite, out
+
+
 def test_boards_run_apart_merge_into_one_without_their_run_folders(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
@@ -81,10 +90,7 @@ def test_boards_run_apart_merge_into_one_without_their_run_folders(
 def test_a_finished_run_folder_wins_and_other_settings_are_not_merged(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
-    suite = str(_suite_file(tmp_path, tiny_student))
-    out = tmp_path / "board"
-    first = _board(suite, "0", out)
-    assert first.exit_code == 0, first.output
+    suite, out = _seed_0_board(tmp_path, tiny_student)
     board_json = out / "leaderboard.json"
     payload = json.loads(board_json.read_text())
     truth = _rows(board_json)["no-state"]["final_test_mean"]
@@ -137,10 +143,7 @@ def test_an_archive_keeps_only_what_a_board_reads_and_bad_files_are_one_line_err
 def test_runs_of_an_older_oracle_revision_are_run_again_not_reused(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
-    suite = str(_suite_file(tmp_path, tiny_student))
-    out = tmp_path / "board"
-    first = _board(suite, "0", out)
-    assert first.exit_code == 0, first.output
+    suite, out = _seed_0_board(tmp_path, tiny_student)
     (folder,) = [f for f in (out / "runs").iterdir() if "-oracle-" in f.name]
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["agent_revision"] == ORACLE_REVISION

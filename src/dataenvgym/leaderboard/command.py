@@ -112,20 +112,17 @@ def leaderboard(
         archived: dict[str, dict[str, Any]] = {}
         for path in merge or []:
             archived.update(load_archive(path))
+        in_archive = [(e, archived.get(config_key(e.config))) for e in episodes]
+        found = [(e, summary) for e, summary in in_archive if summary is not None]
+        # A run of an older revision of the agent is no run of it.
+        current = [(e, summary) for e, summary in found if is_current(e.config.agent, summary)]
+        stale = len(found) - len(current)
         merged = [
-            EpisodeResult(e, "merged", archived[config_key(e.config)])
-            for e in episodes
-            # A finished run folder wins over an archived run of the same episode, and a run
-            # of an older revision of the agent is no run of it.
-            if config_key(e.config) in archived
-            and is_current(e.config.agent, archived[config_key(e.config)])
-            and finished_summary(e, _folder(out_dir, e)) is None
+            EpisodeResult(e, "merged", summary)
+            for e, summary in current
+            # A finished run folder wins over an archived run of the same episode.
+            if finished_summary(e, _folder(out_dir, e)) is None
         ]
-        stale = sum(
-            config_key(e.config) in archived
-            and not is_current(e.config.agent, archived[config_key(e.config)])
-            for e in episodes
-        )
         merged_names = {r.episode.folder_name for r in merged}
         episodes = [e for e in episodes if e.folder_name not in merged_names]
         console.print(
