@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dataenvgym.numerics import numerics_environment
+
+# The session computes with the leaderboard's default numerics (set before torch starts), so
+# boards run their episodes in this process, as they do in any process started with them.
+os.environ.update(numerics_environment("portable"))
 
 
 @pytest.fixture(autouse=True)

@@ -98,7 +98,9 @@ class _UnpicklableAgent(Agent):
     """An agent holding a lock (as an LLM client does): it cannot be pickled, so it is replayed."""
 
     def __init__(self, inner: Agent) -> None:
-        super().__init__(policy=inner.policy, engine=inner.engine, name=inner.name)
+        super().__init__(
+            policy=inner.policy, engine=inner.engine, name=inner.name, revision=inner.revision
+        )
         self.lock = threading.Lock()
         self.calls = 0
 

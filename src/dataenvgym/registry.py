@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.oracle import make_oracle
 from dataenvgym.agents.plugins import build_custom_agent, is_custom_agent, load_factory
-from dataenvgym.agents.policies import STATE_POLICIES, NoStatePolicy
+from dataenvgym.agents.policies import STATE_POLICIES, WITH_STATE_REVISIONS, NoStatePolicy
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
 from dataenvgym.domains.code.domain import PRETRAIN_DEFAULTS as CODE_PRETRAIN_DEFAULTS
@@ -284,5 +284,11 @@ def make_agent(
             "has none: use an LLM teacher"
         )
     catalogue = domain.skills()
-    policy = NoStatePolicy(catalogue) if name == "no-state" else STATE_POLICIES[env](catalogue)
-    return Agent(policy=policy, engine=ProceduralEngine(domain), name=name)
+    if name == "no-state":
+        return Agent(policy=NoStatePolicy(catalogue), engine=ProceduralEngine(domain), name=name)
+    return Agent(
+        policy=STATE_POLICIES[env](catalogue, None),
+        engine=ProceduralEngine(domain),
+        name=name,
+        revision=WITH_STATE_REVISIONS.get(env),
+    )

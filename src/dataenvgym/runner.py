@@ -16,6 +16,7 @@ import gymnasium as gym
 from dataenvgym.agents.base import Agent
 from dataenvgym.checkpoint import latest_checkpoint, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
@@ -187,6 +188,8 @@ def run_episode(
         "agent": agent.name,
         "privileged": agent.privileged,
         "agent_revision": agent.revision,
+        # Episodes of one seed pair only when they ran with the same numerics (numerics.py).
+        "numerics": describe_numerics(),
         "teacher": {
             "policy": _component_name(agent.policy),
             "engine": _component_name(agent.engine),

@@ -6,6 +6,7 @@ from dataenvgym.agents.allocation import (
     allocate,
     largest_remainder,
     uniform,
+    variance_gap,
     zpd,
 )
 
@@ -79,3 +80,21 @@ def test_a_share_cap_spreads_the_excess_over_the_other_units() -> None:
     assert capped["rising"] == 40  # 1.6 × a fair share of 25
     # the excess went to the others, which keep their order among themselves
     assert all(capped[k] > uncapped[k] for k in "abc")
+
+
+def test_a_plateaued_unit_that_fits_its_own_data_gets_more_than_one_that_cannot() -> None:
+    # Both sit at 0.05 on validation and did not move: progress × zpd sees them alike.
+    plateau = ([0.05, 0.05], [0.2, 0.2], [40])
+    histories = {
+        "fits": UnitHistory(*plateau, fit=1.0),  # learns its data, does not generalize yet
+        "cannot": UnitHistory(*plateau, fit=0.0),  # out of reach: fits none of its data
+        "learning": _history([0.3, 0.5], [0.5, 0.7], [40]),
+    }
+    counts = allocate(histories, 300)
+    assert counts["fits"] > counts["cannot"]
+    assert counts["learning"] > counts["cannot"]
+    blind = allocate(histories, 300, AllocationConfig(variance_weight=0.0))
+    assert blind["fits"] == blind["cannot"]
+    # Fitting no better than validation says nothing: the term is a gap, not the fit.
+    assert variance_gap(0.6, 0.6) == 0.0 and variance_gap(0.6, 0.4) == 0.0
+    assert variance_gap(0.0, 1.0) > variance_gap(0.5, 1.0) > variance_gap(0.9, 1.0)

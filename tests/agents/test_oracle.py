@@ -18,6 +18,7 @@ from dataenvgym.agents.oracle import (
     oracle_allocation,
     private_items,
 )
+from dataenvgym.agents.policies import _Policy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
 from dataenvgym.errors import ConfigError, DataEnvGymError
 from dataenvgym.protocols import Student
@@ -223,3 +224,37 @@ class _NoGenerators:
 def test_oracle_needs_generators() -> None:
     with pytest.raises(ConfigError, match="generators"):
         make_agent("oracle", "skill-list", _NoGenerators())
+
+
+def test_the_oracle_competes_with_the_frozen_with_state_rule_not_the_live_one(
+    tiny_kwargs: Any,
+) -> None:
+    env = make_env(**tiny_kwargs("skill-tree"))
+    agent = make_oracle(env.domain, SMALL)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    agent.act(observation)
+    guide = agent.oracle.guide
+    live = make_agent("with-state", "skill-tree", env.domain).policy
+    # The with-state agent reads the variance gap; the yardstick's candidate does not, so
+    # a change to the agent reruns only the agent's episodes.
+    assert isinstance(guide, _Policy) and isinstance(live, _Policy)
+    assert guide.config.variance_weight == 0.0 < live.config.variance_weight
+    assert guide.config == OracleConfig().with_state_allocation
+
+
+def test_the_with_state_revision_is_the_one_a_board_expects() -> None:
+    from dataenvgym.config import RunConfig
+    from dataenvgym.leaderboard.suite import current_revision
+
+    domain = ArithmeticDomain()
+    for env_name in ("open-ended", "skill-list", "skill-tree"):
+        config = RunConfig(env=env_name, domain="arithmetic", agent="with-state")
+        assert make_agent("with-state", env_name, domain).revision == current_revision(config)
+    tree = RunConfig(env="skill-tree", domain="arithmetic", agent="with-state")
+    assert current_revision(tree) == 2  # the variance term changed Skill-Tree only
+    assert current_revision(tree.model_copy(update={"env": "skill-list"})) is None
+    # An LLM teacher's with-state run is not the built-in agent's: no revision to match.
+    assert current_revision(tree.model_copy(update={"teacher": "openai:m"})) is None

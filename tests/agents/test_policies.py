@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataenvgym.agents.allocation import AllocationConfig
 from dataenvgym.agents.policies import SkillTreeStatePolicy
 from dataenvgym.registry import make_env
 from dataenvgym.types import (
@@ -91,3 +92,20 @@ def test_tree_policy_refeeds_a_subskill_being_forgotten() -> None:
     allocation = action.exploit["add"]
     assert allocation["hard"] == 0
     assert allocation["easy"] > allocation["medium"] > 0
+
+
+def test_tree_policy_feeds_a_plateaued_subskill_that_fits_its_own_data() -> None:
+    observation = _tree_observation(
+        {"easy": [0.9, 0.9], "medium": [0.05, 0.05], "hard": [0.05, 0.05]}
+    )
+    forest = observation.forest.skills["add"].subskills
+    forest["medium"].data_accuracy = 1.0  # the student fits its medium data ...
+    forest["hard"].data_accuracy = 0.0  # ... and none of its hard data
+    action = SkillTreeStatePolicy(CATALOGUE).plan(observation)
+    assert isinstance(action, SkillTreeAction)
+    allocation = action.exploit["add"]
+    assert allocation["medium"] > allocation["hard"]
+    frozen = SkillTreeStatePolicy(CATALOGUE, AllocationConfig(variance_weight=0.0))
+    blind = frozen.plan(observation)
+    assert isinstance(blind, SkillTreeAction)
+    assert blind.exploit["add"]["medium"] == blind.exploit["add"]["hard"]

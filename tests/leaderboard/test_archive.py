@@ -12,6 +12,7 @@ from dataenvgym.agents.oracle import ORACLE_REVISION
 from dataenvgym.cli import app
 from dataenvgym.errors import ConfigError
 from dataenvgym.leaderboard.archive import board_summary, load_archive
+from dataenvgym.numerics import describe
 
 runner = CliRunner()
 
@@ -160,7 +161,7 @@ def test_runs_of_an_older_oracle_revision_are_run_again_not_reused(
 
     merged = _board(suite, "0", tmp_path / "merged", "--no-run", "--merge", str(old_board))
     assert merged.exit_code == 0, merged.output
-    assert "1 archived runs of an older agent revision left out" in merged.output
+    assert "1 archived runs of an older agent revision or other numerics left out" in merged.output
     assert "1 episodes on the board" in merged.output and "1 missing" in merged.output
 
     listed = _board(suite, "0", out, "--no-run")
@@ -171,3 +172,50 @@ def test_runs_of_an_older_oracle_revision_are_run_again_not_reused(
     kept = folder.with_name(f"{folder.name}.revision-{ORACLE_REVISION - 1}")
     assert json.loads((kept / "summary.json").read_text())["agent_revision"] == ORACLE_REVISION - 1
     assert json.loads((folder / "summary.json").read_text())["agent_revision"] == ORACLE_REVISION
+
+
+def test_runs_with_other_numerics_are_run_again_and_not_merged(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite, out = _seed_0_board(tmp_path, tiny_student)
+    (folder,) = [f for f in (out / "runs").iterdir() if "-no-state-" in f.name]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["numerics"]["cpu_capability"] == describe()["cpu_capability"]
+    payload = json.loads((out / "leaderboard.json").read_text())
+    assert all("numerics" in r["summary"] for r in payload["runs"])
+
+    # The no-state run as another machine's widest instruction set would have made it.
+    other = {**summary["numerics"], "cpu_capability": "AVX512-elsewhere"}
+    (folder / "summary.json").write_text(json.dumps({**summary, "numerics": other}))
+    for record in payload["runs"]:
+        record["summary"]["numerics"] = other
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(payload))
+
+    merged = _board(suite, "0", tmp_path / "merged", "--no-run", "--merge", str(elsewhere))
+    assert merged.exit_code == 0, merged.output
+    assert "2 archived runs of an older agent revision or other numerics left out" in (
+        merged.output
+    )
+    # Native numerics do not check: the same archive merges whole.
+    native = _board(
+        suite,
+        "0",
+        tmp_path / "native",
+        "--no-run",
+        "--numerics",
+        "native",
+        "--merge",
+        str(elsewhere),
+    )
+    assert native.exit_code == 0 and "2 episodes on the board" in native.output
+
+    again = _board(suite, "0", out)  # set aside, kept, and run again with this board's
+    assert again.exit_code == 0, again.output
+    assert "1 reused, 1 run now" in again.output
+    kept = folder.with_name(f"{folder.name}.numerics-AVX512-elsewhere")
+    assert json.loads((kept / "summary.json").read_text())["numerics"] == other
+    rerun = json.loads((folder / "summary.json").read_text())["numerics"]
+    assert rerun["cpu_capability"] == describe()["cpu_capability"]
+    bad = _board(suite, "0", out, "--numerics", "fast")
+    assert bad.exit_code == 2 and "portable or native" in bad.output

@@ -20,6 +20,16 @@ offers is *history*: which units responded to the data they got. So a unit's sha
 while units never tried get an optimistic prior (explore), units that are mastered get only
 the floor, every unit keeps a uniform floor of the budget against forgetting, and no unit
 gets more than three fair shares (progress measured on a few dozen items is noisy).
+
+Where the state also says how well the student fits *its own training data* (Skill-Tree's
+``data_accuracy``), a third term reads the learning regime, as one reads a train/validation
+gap: a unit that fits its data but fails on validation (high variance) needs more data and
+will take it; one that cannot even fit its data (high bias) will not. Progress × zpd cannot
+see the first kind: on a plateau progress is nil and exact match near 0, yet that is where
+the oracle's look-ahead put its data (measured on the board: code ``strings/replace`` at
+validation 0.03 with its own data fitted at 1.00 went to 0.80 on ~100 items in one step;
+tool-use ``calendar/chain`` at 0.38 and fitted at 1.00 went to 0.78), while the units that
+are out of reach in arithmetic (two-digit multiplication) fit none of their own data.
 """
 
 from __future__ import annotations
@@ -37,11 +47,14 @@ class UnitHistory:
         accuracy: Validation exact-match accuracy after each observation.
         partial: Validation partial credit after each observation.
         data: Data given to the unit in each iteration (one entry per plan).
+        fit: Accuracy on a sample of the unit's own latest training data, measured after
+            training on it (``None`` where the state does not say).
     """
 
     accuracy: list[float] = field(default_factory=list)
     partial: list[float] = field(default_factory=list)
     data: list[int] = field(default_factory=list)
+    fit: float | None = None
 
     def observe(self, accuracy: float, partial: float) -> None:
         self.accuracy.append(accuracy)
@@ -76,6 +89,11 @@ class AllocationConfig:
     # uniform on seed 2; capped at 3: 0.968). The default arithmetic episode stays under
     # 2.6; over the arithmetic benchmark the cap moved each environment by under a point.
     max_fair_shares: float | None = 3.0
+    # Weight of the variance term, headroom × (fit − accuracy)⁺, beside progress × zpd. Set
+    # from magnitudes, not searched: a unit that is learning scores progress × zpd ≈ 0.1 ×
+    # 0.3 = 0.03, and a plateaued unit with half its headroom as variance gap scores 0.05 ×
+    # 0.9 × 0.5 ≈ 0.02, so the two compete and neither starves the other. 0: ignore fit.
+    variance_weight: float = 0.05
 
 
 def zpd(accuracy: float, partial: float) -> float:
@@ -95,7 +113,15 @@ def unit_scores(
             continue
         progress = history.progress() if history.tried else config.explore_prior
         scores[key] = max(progress, config.min_progress) * zpd(accuracy, partial)
+        if history.fit is not None:
+            scores[key] += config.variance_weight * variance_gap(accuracy, history.fit)
     return scores
+
+
+def variance_gap(accuracy: float, fit: float) -> float:
+    """Headroom times how much better the student does on its own training data than on
+    validation: large where more data would help (it fits, it does not yet generalize)."""
+    return (1 - accuracy) * max(fit - accuracy, 0.0)
 
 
 def largest_remainder(weights: Mapping[str, float], total: int) -> dict[str, int]:

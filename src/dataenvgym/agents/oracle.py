@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataenvgym.agents.allocation import largest_remainder
+from dataenvgym.agents.allocation import AllocationConfig, largest_remainder
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
 from dataenvgym.agents.policies import STATE_POLICIES
@@ -79,6 +79,10 @@ class OracleConfig:
             ``None`` leaves it out.
         with_state: One more candidate: what the built-in with-state policy would send,
             so that no step of the oracle is worse (on its private items) than that.
+        with_state_allocation: The allocation knobs of that candidate, frozen at the rule
+            of oracle revision 2 (no variance term): a yardstick must not move with the
+            agent it measures, so improving the with-state agent reruns only its own
+            episodes, not every oracle episode.
         partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
             tie-breaker between subskills whose exact accuracy has not moved yet.
     """
@@ -87,6 +91,9 @@ class OracleConfig:
     floors: tuple[float, ...] = (0.5,)
     learnable_floor: float | None = 0.3
     with_state: bool = True
+    with_state_allocation: AllocationConfig = field(
+        default_factory=lambda: AllocationConfig(variance_weight=0.0)
+    )
     partial_weight: float = 0.25
 
 
@@ -252,7 +259,9 @@ class OraclePolicy:
         """Per-subskill counts of the built-in with-state policy's plan for ``observation``
         (it is fed every observation, so its history is the one it would have had)."""
         if self.guide is None:
-            self.guide = STATE_POLICIES[self._env().env_name](self.catalogue)
+            self.guide = STATE_POLICIES[self._env().env_name](
+                self.catalogue, self.config.with_state_allocation
+            )
             self.guide.reset(self.seed)
         plan = self.guide.plan(observation)
         targets = self.guide_engine.planned_counts(plan, observation)

@@ -182,10 +182,12 @@ class SkillTreeStatePolicy(_Policy):
 
     * First step: explore every subskill of the catalogue, each skill weighted by how much
       of it is within reach (zpd of its validation accuracy), with a uniform floor.
-    * Then exploit: re-allocate by progress × zpd; mastered subskills keep their share of
-      the floor (maintenance: pruning them outright let a mastered subskill fall from 0.97
-      to 0.55 within two iterations, measured on the default episode), and subskills that
-      got their fair share of data twice without ever rising are pruned.
+    * Then exploit: re-allocate by progress × zpd, plus the variance gap between each
+      subskill's accuracy on its own training data and on validation; mastered subskills
+      keep their share of the floor (maintenance: pruning them outright let a mastered
+      subskill fall from 0.97 to 0.55 within two iterations, measured on the default
+      episode), and subskills that got their fair share of data twice without ever rising
+      are pruned.
     """
 
     prune_after = 2
@@ -204,6 +206,7 @@ class SkillTreeStatePolicy(_Policy):
                 accuracy=list(sub.history),
                 partial=list(sub.partial_history) or [0.0] * len(sub.history),
                 data=[sub.total_data],
+                fit=sub.data_accuracy,
             )
             for skill in forest.skills.values()
             for sub in skill.subskills.values()
@@ -265,8 +268,14 @@ class SkillTreeStatePolicy(_Policy):
         return SkillTreeAction(explore=explore, notes=f"explore {counts}")
 
 
+#: The built-in with-state agent's :attr:`Agent.revision` in each environment (absent:
+#: unversioned). Skill-Tree 2: the allocation adds the variance term (a subskill's accuracy
+#: on its own training data above its validation accuracy) to progress × zpd. The other
+#: environments' observations carry no such accuracy, so their runs are unchanged.
+WITH_STATE_REVISIONS: dict[str, int] = {"skill-tree": 2}
+
 #: The with-state policy of each environment, by its ``env_name``.
-STATE_POLICIES: dict[str, Callable[[list[Skill]], Policy]] = {
+STATE_POLICIES: dict[str, Callable[[list[Skill], AllocationConfig | None], Policy]] = {
     "open-ended": OpenEndedStatePolicy,
     "skill-list": SkillListStatePolicy,
     "skill-tree": SkillTreeStatePolicy,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
 
 from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.numerics import Numerics, board_numerics
 
 # The board has ten columns: a pipe or a log file gets a wide page instead of 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -68,6 +69,14 @@ def leaderboard(
     run: Annotated[
         bool, typer.Option(help="Run missing episodes (--no-run: board from finished runs).")
     ] = True,
+    numerics: Annotated[
+        str,
+        typer.Option(
+            help="portable: floating point capped at AVX2, so that runs from any x86 machine "
+            "pair and merge (the same seed gives the same bits); native: this machine's "
+            "widest instruction set, its own numbers only."
+        ),
+    ] = "portable",
     merge: Annotated[
         list[Path] | None,
         typer.Option(
@@ -96,6 +105,10 @@ def leaderboard(
     )
 
     try:
+        if numerics not in get_args(Numerics):
+            raise ConfigError(f"--numerics is portable or native, got {numerics!r}")
+        mode = cast(Numerics, numerics)
+        target = board_numerics(mode)
         config = load_suite(suite) if suite is not None else LeaderboardSuite()
         updates = {
             "agents": _names(agents),
@@ -114,21 +127,25 @@ def leaderboard(
             archived.update(load_archive(path))
         in_archive = [(e, archived.get(config_key(e.config))) for e in episodes]
         found = [(e, summary) for e, summary in in_archive if summary is not None]
-        # A run of an older revision of the agent is no run of it.
-        current = [(e, summary) for e, summary in found if is_current(e.config.agent, summary)]
+        # A run of an older revision of the agent, or with other numerics, is no run of it.
+        current = [(e, s) for e, s in found if is_current(e.config, s, target)]
         stale = len(found) - len(current)
         merged = [
             EpisodeResult(e, "merged", summary)
             for e, summary in current
             # A finished run folder wins over an archived run of the same episode.
-            if finished_summary(e, _folder(out_dir, e)) is None
+            if finished_summary(e, _folder(out_dir, e), target) is None
         ]
         merged_names = {r.episode.folder_name for r in merged}
         episodes = [e for e in episodes if e.folder_name not in merged_names]
         console.print(
             f"{len(episodes)} episodes ({', '.join(config.all_agents())})"
             + (f" and {len(merged)} merged from {len(merge or [])} board(s)" if merged else "")
-            + (f" ({stale} archived runs of an older agent revision left out)" if stale else "")
+            + (
+                f" ({stale} archived runs of an older agent revision or other numerics left out)"
+                if stale
+                else ""
+            )
             + f", board in {out_dir}"
         )
         started = time.perf_counter()
@@ -145,13 +162,18 @@ def leaderboard(
 
         if run:
             results = run_suite(
-                episodes, out_dir, workers=workers, threads=threads, progress=progress
+                episodes,
+                out_dir,
+                workers=workers,
+                threads=threads,
+                numerics=mode,
+                progress=progress,
             )
         else:
             results = []
             for episode in episodes:
                 folder = _folder(out_dir, episode)
-                summary = finished_summary(episode, folder)
+                summary = finished_summary(episode, folder, target)
                 status = "reused" if summary is not None else "missing"
                 results.append(EpisodeResult(episode, status, summary, folder=folder))
     except DataEnvGymError as err:

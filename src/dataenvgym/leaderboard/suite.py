@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.config import EnvName, RunConfig
 from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.numerics import Numerics, board_numerics, runs_with, same_numerics, started_with
 
 REFERENCES = ("no-state", "oracle")
 DEFAULT_AGENTS = ("with-state", "no-state", "oracle")
@@ -195,7 +196,9 @@ class EpisodeResult:
     folder: Path | None = None
 
 
-def run_or_reuse(config: dict[str, Any], folder: str, threads: int) -> tuple[str, Any]:
+def run_or_reuse(
+    config: dict[str, Any], folder: str, threads: int, numerics: dict[str, str] | None = None
+) -> tuple[str, Any]:
     """Run, resume or read back one episode (a worker process's task).
 
     Returns:
@@ -216,18 +219,22 @@ def run_or_reuse(config: dict[str, Any], folder: str, threads: int) -> tuple[str
                 return "failed", (
                     f"{path} holds a run of other settings; delete it or choose another --out"
                 )
-            if finished is not None and is_current(cfg.agent, finished):
+            if finished is not None and is_current(cfg, finished, numerics):
                 return "reused", finished
             if finished is None:
                 return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
-            set_aside(path, finished)  # an older revision of the agent: run it again
+            # An older revision of the agent, or other numerics: run it again.
+            set_aside(path, finished, cfg)
         return "ran", execute_run(cfg, path, show_progress=False)
     except DataEnvGymError as err:
         return "failed", str(err)
 
 
-def finished_summary(episode: Episode, folder: Path) -> dict[str, Any] | None:
-    """The summary of an already finished run of exactly this episode, else None."""
+def finished_summary(
+    episode: Episode, folder: Path, numerics: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The summary of an already finished run of exactly this episode (with ``numerics``,
+    where given), else None."""
     from dataenvgym.checkpoint import read_run_folder
 
     if not (folder / "summary.json").is_file():
@@ -238,25 +245,40 @@ def finished_summary(episode: Episode, folder: Path) -> dict[str, Any] | None:
         return None
     if summary is None or saved.model_dump(mode="json") != episode.config.model_dump(mode="json"):
         return None
-    return summary if is_current(episode.config.agent, summary) else None
+    return summary if is_current(episode.config, summary, numerics) else None
 
 
-def current_revision(agent: str) -> int | None:
-    """The revision of a built-in agent's behaviour (``Agent.revision``); None for others."""
+def current_revision(config: RunConfig) -> int | None:
+    """The revision of a built-in agent's behaviour (``Agent.revision``) in the episode
+    ``config`` describes; None for others (LLM teachers, users' agents)."""
     from dataenvgym.agents.oracle import ORACLE_REVISION
+    from dataenvgym.agents.policies import WITH_STATE_REVISIONS
 
-    return {"oracle": ORACLE_REVISION}.get(agent)
+    if config.teacher != "procedural":
+        return None
+    if config.agent == "with-state":
+        return WITH_STATE_REVISIONS.get(config.env)
+    return ORACLE_REVISION if config.agent == "oracle" else None
 
 
-def is_current(agent: str, summary: dict[str, Any]) -> bool:
-    """Whether a finished run is of ``agent`` as it is now, not of an older revision of it
-    (a summary written before revisions were kept has none)."""
-    return summary.get("agent_revision") == current_revision(agent)
+def is_current(
+    config: RunConfig, summary: dict[str, Any], numerics: dict[str, str] | None = None
+) -> bool:
+    """Whether a finished run is of the episode's agent as it is now, not of an older
+    revision of it (a summary written before revisions were kept has none), and ran with
+    ``numerics`` (as :func:`dataenvgym.numerics.describe` writes them; None: any)."""
+    return summary.get("agent_revision") == current_revision(config) and same_numerics(
+        summary.get("numerics"), numerics
+    )
 
 
-def set_aside(folder: Path, summary: dict[str, Any]) -> Path:
-    """Move a finished run of an older agent revision out of the episode's way, kept."""
-    stem = f"{folder.name}.revision-{summary.get('agent_revision') or 'old'}"
+def set_aside(folder: Path, summary: dict[str, Any], config: RunConfig) -> Path:
+    """Move a finished run of an older agent revision, or of other numerics, out of the
+    episode's way, kept (``….revision-N`` or ``….numerics-AVX512``)."""
+    if summary.get("agent_revision") != current_revision(config):
+        stem = f"{folder.name}.revision-{summary.get('agent_revision') or 'old'}"
+    else:
+        stem = f"{folder.name}.numerics-{summary.get('numerics', {}).get('cpu_capability')}"
     target = folder.with_name(stem)
     number = 1
     while target.exists():
@@ -275,9 +297,15 @@ def run_suite(
     *,
     workers: int = 1,
     threads: int = 1,
+    numerics: Numerics = "portable",
     progress: Progress | None = None,
 ) -> list[EpisodeResult]:
-    """Run every episode not finished yet into ``out_dir/runs``; reuse the finished ones."""
+    """Run every episode not finished yet into ``out_dir/runs``; reuse the finished ones.
+
+    Episodes run with ``numerics`` (:mod:`dataenvgym.numerics`): in worker processes that
+    start with its environment, or in this one where it already has it.
+    """
+    target = board_numerics(numerics)
     runs = out_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda result: None)
@@ -285,7 +313,7 @@ def run_suite(
     todo: list[int] = []
     for index, episode in enumerate(episodes):
         folder = runs / episode.folder_name
-        summary = finished_summary(episode, folder)
+        summary = finished_summary(episode, folder, target)
         if summary is not None:
             results[index] = EpisodeResult(episode, "reused", summary, folder=folder)
             report(results[index])
@@ -302,17 +330,21 @@ def run_suite(
             results[index] = EpisodeResult(episode, status, payload, folder=folder)
         report(results[index])
 
-    def task(index: int) -> tuple[dict[str, Any], str, int]:
+    def task(index: int) -> tuple[dict[str, Any], str, int, dict[str, str] | None]:
         episode = episodes[index]
-        return episode.config.model_dump(mode="json"), str(runs / episode.folder_name), threads
+        folder = str(runs / episode.folder_name)
+        return episode.config.model_dump(mode="json"), folder, threads, target
 
-    if workers <= 1 or len(todo) <= 1:
+    if (workers <= 1 or len(todo) <= 1) and runs_with(numerics):
         for index in todo:
             record(index, run_or_reuse(*task(index)))
         return [results[i] for i in range(len(episodes))]
-    env = {"OMP_NUM_THREADS": str(threads)}
-    os.environ.update(env)  # inherited by the workers before torch starts there
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    # Inherited by the workers before torch starts there.
+    os.environ.update({"OMP_NUM_THREADS": str(threads)})
+    with (
+        started_with(numerics),
+        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
+    ):
         # Each distinct base student is pretrained (and cached) once, the distinct ones in
         # parallel, before the episodes race to build the same one.
         bases = distinct_bases([episodes[i] for i in todo])

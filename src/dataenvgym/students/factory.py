@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from dataenvgym.cache import cache_dir, fingerprint
 from dataenvgym.errors import ConfigError
+from dataenvgym.numerics import numerics_key
 from dataenvgym.protocols import BaseStudent, Domain, ProceduralDomain
 from dataenvgym.students.tiny import TinyStudent, TinyStudentConfig
 from dataenvgym.types import TrainingDatum
@@ -79,6 +80,8 @@ class TinyStudentFactory:
                 "mix": mix,
                 "seed": seed,
                 "exclude": fingerprint(sorted(exclude_prompts)),
+                # A base pretrained with other numerics is another student (numerics.py).
+                "numerics": numerics_key(),
             }
         )
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from dataenvgym.cache import cache_dir, fingerprint
 from dataenvgym.domains.vqa.domain import VQADomain
+from dataenvgym.numerics import numerics_key
 from dataenvgym.protocols import BaseStudent, Domain, ProceduralDomain
 from dataenvgym.students.factory import pretraining_data
 from dataenvgym.students.vqa import VQAStudent, VQAStudentConfig
@@ -63,6 +64,8 @@ class VQAStudentFactory:
                 "mix": source.pretraining_mix(),
                 "seed": seed,
                 "exclude": fingerprint(sorted(exclude_prompts)),
+                # A base pretrained with other numerics is another student (numerics.py).
+                "numerics": numerics_key(),
             }
         )
         root = self.cache_root or cache_dir() / "students"
