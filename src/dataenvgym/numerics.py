@@ -28,6 +28,10 @@ from typing import Literal
 #: widest instruction set of this machine (its own numbers only).
 Numerics = Literal["portable", "native"]
 
+#: What decides the bits of a trained model, of what :func:`describe` writes: runs pair when
+#: these agree (the machine's name and the caps that got there do not matter).
+PAIRING_KEYS = ("torch", "cpu_capability")
+
 #: The variables that cap PyTorch's own kernels, MKL's BLAS and oneDNN's at AVX2.
 PORTABLE_ENVIRONMENT: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -86,9 +90,13 @@ def board_numerics(numerics: Numerics) -> dict[str, str] | None:
     machine a run happened to be on."""
     if not numerics_environment(numerics):
         return None
+    return {"torch": _torch_version(), "cpu_capability": "AVX2"}
+
+
+def _torch_version() -> str:
     import torch
 
-    return {"torch": torch.__version__.split("+")[0], "cpu_capability": "AVX2"}
+    return torch.__version__.split("+")[0]
 
 
 def describe() -> dict[str, str]:
@@ -98,7 +106,7 @@ def describe() -> dict[str, str]:
 
     caps = {name: os.environ[name] for name in PORTABLE_ENVIRONMENT if name in os.environ}
     return {
-        "torch": torch.__version__.split("+")[0],
+        "torch": _torch_version(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "machine": platform.machine(),
         **({"caps": ",".join(f"{k}={v}" for k, v in sorted(caps.items()))} if caps else {}),
@@ -110,7 +118,7 @@ def numerics_key() -> str:
     (part of the base-student cache key, so a base pretrained with other numerics is not
     reused)."""
     described = describe()
-    return f"{described['torch']}/{described['cpu_capability']}"
+    return "/".join(described[k] for k in PAIRING_KEYS)
 
 
 def same_numerics(a: dict[str, str] | None, b: dict[str, str] | None) -> bool:
@@ -119,5 +127,4 @@ def same_numerics(a: dict[str, str] | None, b: dict[str, str] | None) -> bool:
     were kept) cannot be told apart and counts as the same."""
     if not a or not b:
         return True
-    keys = ("torch", "cpu_capability")
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k) == b.get(k) for k in PAIRING_KEYS)

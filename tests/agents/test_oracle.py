@@ -18,13 +18,14 @@ from dataenvgym.agents.oracle import (
     oracle_allocation,
     private_items,
 )
-from dataenvgym.agents.policies import _Policy
+from dataenvgym.agents.policies import SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
+from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
 from dataenvgym.protocols import Student
 from dataenvgym.registry import make_agent, make_env
 from dataenvgym.runner import run_episode
-from dataenvgym.types import EvaluationResult, TaskInstance, subskill_key
+from dataenvgym.types import EvaluationResult, Observation, TaskInstance, subskill_key
 
 SMALL = OracleConfig(private_per_subskill=30)  # the tiny student needs no more
 
@@ -40,6 +41,19 @@ class _RecordingEvaluator:
         self.prompts.extend(i.prompt for i in instances)
         result: EvaluationResult = self.inner.evaluate(student, instances)
         return result
+
+
+def _attached_oracle(
+    tiny_kwargs: Any, env_name: str
+) -> tuple[TeacherEnv[Any, Any], OracleAgent, Observation]:
+    """A tiny environment reset on seed 0 with a small oracle attached: (env, agent, obs)."""
+    env = make_env(**tiny_kwargs(env_name))
+    agent = make_oracle(env.domain, SMALL)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    return env, agent, observation
 
 
 def test_allocation_follows_gains_over_a_floor() -> None:
@@ -83,12 +97,8 @@ def test_the_oracle_loses_what_the_contamination_guard_drops_as_an_engine_does()
 
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
 def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_kwargs: Any) -> None:
-    env = make_env(**tiny_kwargs(env_name))
-    agent = make_oracle(env.domain, SMALL)
-    assert isinstance(agent, OracleAgent) and agent.privileged
-    observation, _ = env.reset(seed=0)
-    agent.reset(seed=0)
-    agent.attach_env(env)
+    env, agent, observation = _attached_oracle(tiny_kwargs, env_name)
+    assert agent.privileged
     recorder = _RecordingEvaluator(env.evaluator)
     env.evaluator = recorder
     weights = {k: v.clone() for k, v in env.student.model.state_dict().items()}  # type: ignore[attr-defined]
@@ -185,12 +195,7 @@ def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path:
 
 
 def test_pickled_oracle_forgets_the_environment(tiny_kwargs: Any) -> None:
-    env = make_env(**tiny_kwargs("skill-tree"))
-    agent = make_oracle(env.domain, SMALL)
-    assert isinstance(agent, OracleAgent)
-    observation, _ = env.reset(seed=0)
-    agent.reset(seed=0)
-    agent.attach_env(env)
+    _, agent, observation = _attached_oracle(tiny_kwargs, "skill-tree")
     restored = pickle.loads(pickle.dumps(agent))
     assert restored.oracle.env is None and restored.oracle.private == []
     # A revision-1 checkpoint (no record of drawn prompts) resumes with an empty record.
@@ -229,18 +234,13 @@ def test_oracle_needs_generators() -> None:
 def test_the_oracle_competes_with_the_frozen_with_state_rule_not_the_live_one(
     tiny_kwargs: Any,
 ) -> None:
-    env = make_env(**tiny_kwargs("skill-tree"))
-    agent = make_oracle(env.domain, SMALL)
-    assert isinstance(agent, OracleAgent)
-    observation, _ = env.reset(seed=0)
-    agent.reset(seed=0)
-    agent.attach_env(env)
+    env, agent, observation = _attached_oracle(tiny_kwargs, "skill-tree")
     agent.act(observation)
     guide = agent.oracle.guide
     live = make_agent("with-state", "skill-tree", env.domain).policy
     # The with-state agent reads the variance gap; the yardstick's candidate does not, so
     # a change to the agent reruns only the agent's episodes.
-    assert isinstance(guide, _Policy) and isinstance(live, _Policy)
+    assert isinstance(guide, SkillTreeStatePolicy) and isinstance(live, SkillTreeStatePolicy)
     assert guide.config.variance_weight == 0.0 < live.config.variance_weight
     assert guide.config == OracleConfig().with_state_allocation
 

@@ -57,6 +57,12 @@ def _seed_0_board(tmp_path: Path, tiny_student: dict[str, Any]) -> tuple[str, Pa
     return suite, out
 
 
+def _run_folder(out: Path, agent: str) -> tuple[Path, dict[str, Any]]:
+    """The one run folder of ``agent`` on the board in ``out``, and its summary."""
+    (folder,) = [f for f in (out / "runs").iterdir() if f"-{agent}-" in f.name]
+    return folder, json.loads((folder / "summary.json").read_text())
+
+
 def test_boards_run_apart_merge_into_one_without_their_run_folders(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
@@ -145,8 +151,7 @@ def test_runs_of_an_older_oracle_revision_are_run_again_not_reused(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
     suite, out = _seed_0_board(tmp_path, tiny_student)
-    (folder,) = [f for f in (out / "runs").iterdir() if "-oracle-" in f.name]
-    summary = json.loads((folder / "summary.json").read_text())
+    folder, summary = _run_folder(out, "oracle")
     assert summary["agent_revision"] == ORACLE_REVISION
     payload = json.loads((out / "leaderboard.json").read_text())
     (record,) = [r for r in payload["runs"] if r["config"]["agent"] == "oracle"]
@@ -178,8 +183,7 @@ def test_runs_with_other_numerics_are_run_again_and_not_merged(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
     suite, out = _seed_0_board(tmp_path, tiny_student)
-    (folder,) = [f for f in (out / "runs").iterdir() if "-no-state-" in f.name]
-    summary = json.loads((folder / "summary.json").read_text())
+    folder, summary = _run_folder(out, "no-state")
     assert summary["numerics"]["cpu_capability"] == describe()["cpu_capability"]
     payload = json.loads((out / "leaderboard.json").read_text())
     assert all("numerics" in r["summary"] for r in payload["runs"])
