@@ -18,6 +18,7 @@ import dataenvgym.registry
 from dataenvgym.agents.base import Agent
 from dataenvgym.checkpoint import EpisodeCheckpoint
 from dataenvgym.cli import app
+from dataenvgym.numerics import describe
 from dataenvgym.types import Action, Observation
 
 runner = CliRunner()
@@ -79,6 +80,14 @@ def _edited_since_checkpoint(tmp: Path) -> str:
     return _run_folder(tmp, state=pickle.dumps(saved))
 
 
+def _begun_with_other_numerics(tmp: Path) -> str:
+    numerics = {**describe(), "cpu_capability": "AVX512-elsewhere"}
+    saved = EpisodeCheckpoint(
+        iteration=1, env_state={}, agent=None, observation=None, numerics=numerics
+    )
+    return _run_folder(tmp, state=pickle.dumps(saved))
+
+
 def _existing_run(tmp: Path) -> str:
     (tmp / "old").mkdir()
     (tmp / "old" / "summary.json").write_text("{}")
@@ -135,6 +144,11 @@ CASES: list[Case] = [
         "resume edited config",
         lambda t: ["run", "--resume", _edited_since_checkpoint(t)],
         "changed after checkpoint",
+    ),
+    (
+        "resume with other numerics",
+        lambda t: ["run", "--resume", _begun_with_other_numerics(t)],
+        "was written computing with AVX512-elsewhere",
     ),
     (
         "resume with settings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from dataenvgym.checkpoint import (
     read_checkpoint,
     read_run_folder,
 )
+from dataenvgym.numerics import describe
 from dataenvgym.registry import make_agent, make_env
 from dataenvgym.runner import EpisodeHooks, run_episode
 from dataenvgym.types import Action, Observation
@@ -136,6 +138,38 @@ def test_resume_without_a_checkpoint_starts_afresh(tiny_kwargs: Any, tmp_path: P
     with pytest.raises(Crash):
         _episode(kwargs, tmp_path / "crashed", crash_at=1)
     assert latest_checkpoint(tmp_path / "crashed") is None
+    resumed = _episode(kwargs, tmp_path / "crashed", resume=True)
+    assert comparable(resumed) == comparable(reference)
+
+
+def _rewrite_checkpoint(saved: Path, **changes: Any) -> None:
+    """Change fields of the checkpoint pickled in ``saved`` (as another writer made it)."""
+    checkpoint = read_checkpoint(saved)
+    for name, value in changes.items():
+        if value is None:
+            delattr(checkpoint, name)
+        else:
+            setattr(checkpoint, name, value)
+    (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+
+
+def test_a_checkpoint_of_other_numerics_is_not_continued(tiny_kwargs: Any, tmp_path: Path) -> None:
+    kwargs = tiny_kwargs("skill-list", env_config={"budget_per_iteration": 40, "max_iterations": 3})
+    reference = _episode(kwargs, tmp_path / "reference")
+    with pytest.raises(Crash):
+        _episode(kwargs, tmp_path / "crashed", crash_at=3)
+    saved = latest_checkpoint(tmp_path / "crashed")
+    assert saved is not None
+    here = read_checkpoint(saved).numerics
+    assert here == describe()  # the writer's numerics are kept
+    # The same checkpoint as a machine computing with AVX-512 would have written it.
+    _rewrite_checkpoint(saved, numerics={**here, "cpu_capability": "AVX512"})
+    with pytest.raises(CheckpointError, match=r"AVX512 \(torch .*this process computes with"):
+        _episode(kwargs, tmp_path / "crashed", resume=True)
+    assert not (tmp_path / "crashed" / "summary.json").exists()
+    assert latest_checkpoint(tmp_path / "crashed") == saved  # nothing lost
+    # A checkpoint from before numerics were kept cannot be told apart: it is continued.
+    _rewrite_checkpoint(saved, numerics=None)
     resumed = _episode(kwargs, tmp_path / "crashed", resume=True)
     assert comparable(resumed) == comparable(reference)
 

@@ -38,6 +38,7 @@ from dataenvgym.agents.base import Agent
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.numerics import PORTABLE_ENVIRONMENT, describe, same_numerics
 
 #: Bump when the layout of ``state.pkl`` changes.
 FORMAT_VERSION = 1
@@ -83,6 +84,8 @@ class EpisodeCheckpoint:
         rng: Global Python, NumPy and torch RNG states.
         runner: The runner's own bookkeeping (rows, initial scores, elapsed time).
         format: :data:`FORMAT_VERSION` of the writer.
+        numerics: What the writer computed with (:func:`dataenvgym.numerics.describe`):
+            an episode continued with other numerics would be no episode of either.
     """
 
     iteration: int
@@ -93,6 +96,7 @@ class EpisodeCheckpoint:
     rng: dict[str, Any] = field(default_factory=dict)
     runner: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
+    numerics: dict[str, str] = field(default_factory=dict)
 
 
 def rng_states() -> dict[str, Any]:
@@ -159,6 +163,7 @@ def save_checkpoint(
         observations=list(seen[:-1]) if agent_bytes is None else [],
         rng=rng_states(),
         runner=runner,
+        numerics=describe(),
     )
     target = checkpoint_dir(run_dir, checkpoint.iteration)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +223,7 @@ def restore(path: Path, env: TeacherEnv[Any, Any], agent: Agent) -> tuple[Episod
     checkpoint and the agent to continue with (the unpickled one, or ``agent`` replayed).
     """
     checkpoint = read_checkpoint(path)
+    check_numerics(checkpoint, path)
     for key, value in checkpoint.env_state.items():
         setattr(env, key, value)
     env.student.load(path / "student")
@@ -229,6 +235,46 @@ def restore(path: Path, env: TeacherEnv[Any, Any], agent: Agent) -> tuple[Episod
             agent.act(observation)
     set_rng_states(checkpoint.rng)
     return checkpoint, agent
+
+
+def checkpoint_numerics(checkpoint: EpisodeCheckpoint) -> dict[str, str]:
+    """What the checkpoint's writer computed with (empty: written before they were kept)."""
+    # A checkpoint pickled before the field existed has no such attribute.
+    return getattr(checkpoint, "numerics", None) or {}
+
+
+def check_numerics(checkpoint: EpisodeCheckpoint, path: Path) -> None:
+    """Refuse to continue an episode with other numerics than it started with.
+
+    The same seed trained with another instruction set rounds differently (numerics.py), so
+    the iterations after the checkpoint would belong to another episode than those before it,
+    and the summary would claim numerics that only half of it ran with.
+
+    Raises:
+        CheckpointError: one line naming both numerics and the ways out.
+    """
+    written, here = checkpoint_numerics(checkpoint), describe()
+    if same_numerics(written, here):
+        return
+    caps = " ".join(f"{k}={v}" for k, v in PORTABLE_ENVIRONMENT.items())
+    raise CheckpointError(
+        f"checkpoint {path} was written computing with {_numerics_text(written)}, this "
+        f"process computes with {_numerics_text(here)}; resume it with the numerics it "
+        f"started with (portable numerics: put {caps} before the command; native: leave "
+        "them out), or rerun it with --overwrite"
+    )
+
+
+def check_run_numerics(run_dir: Path) -> None:
+    """:func:`check_numerics` on an interrupted run's newest checkpoint, if it has one (before
+    anything is rebuilt: a base student can take minutes to pretrain)."""
+    latest = latest_checkpoint(run_dir)
+    if latest is not None:
+        check_numerics(read_checkpoint(latest), latest)
+
+
+def _numerics_text(numerics: dict[str, str]) -> str:
+    return f"{numerics.get('cpu_capability', '?')} (torch {numerics.get('torch', '?')})"
 
 
 def remove_staging(run_dir: Path) -> None:

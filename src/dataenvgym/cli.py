@@ -285,7 +285,7 @@ def _check_buildable(cfg: RunConfig) -> None:
 
 def _resume_run(run_dir: Path, given: list[str], *, report: bool) -> None:
     """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
-    from dataenvgym.checkpoint import read_run_folder
+    from dataenvgym.checkpoint import check_run_numerics, read_run_folder
 
     try:
         if given:
@@ -297,6 +297,7 @@ def _resume_run(run_dir: Path, given: list[str], *, report: bool) -> None:
             print_summary(finished)
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
+        check_run_numerics(run_dir)
         summary = execute_run(cfg, run_dir, resume=True)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))

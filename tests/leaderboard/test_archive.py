@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dataenvgym.agents.oracle import ORACLE_REVISION
+from dataenvgym.checkpoint import latest_checkpoint, read_checkpoint
 from dataenvgym.cli import app
 from dataenvgym.errors import ConfigError
 from dataenvgym.leaderboard.archive import board_summary, load_archive
@@ -223,3 +225,32 @@ def test_runs_with_other_numerics_are_run_again_and_not_merged(
     assert rerun["cpu_capability"] == describe()["cpu_capability"]
     bad = _board(suite, "0", out, "--numerics", "fast")
     assert bad.exit_code == 2 and "portable or native" in bad.output
+
+
+def test_an_interrupted_run_begun_with_other_numerics_is_run_again(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    suite, out = _seed_0_board(tmp_path, tiny_student)
+    folder, summary = _run_folder(out, "no-state")
+    saved = latest_checkpoint(folder)
+    assert saved is not None
+    (folder / "summary.json").unlink()  # interrupted after its last checkpoint
+    checkpoint = read_checkpoint(saved)
+    other = {**checkpoint.numerics, "cpu_capability": "AVX512-elsewhere"}
+    checkpoint.numerics = other
+    (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+
+    again = _board(suite, "0", out)
+    assert again.exit_code == 0, again.output
+    assert "ran " in again.output and "resumed" not in again.output
+    kept = folder.with_name(f"{folder.name}.numerics-AVX512-elsewhere")
+    kept_checkpoint = latest_checkpoint(kept)
+    assert kept_checkpoint is not None and read_checkpoint(kept_checkpoint).numerics == other
+    rerun = json.loads((folder / "summary.json").read_text())
+    assert rerun["numerics"]["cpu_capability"] == describe()["cpu_capability"]
+    assert rerun["final"] == summary["final"]  # run afresh here: the same episode
+
+    # Interrupted with this board's own numerics, a run is continued, not run again.
+    (folder / "summary.json").unlink()
+    resumed = _board(suite, "0", out)
+    assert resumed.exit_code == 0 and "resumed " in resumed.output, resumed.output

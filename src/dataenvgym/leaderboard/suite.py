@@ -33,7 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.config import EnvName, RunConfig
 from dataenvgym.errors import ConfigError, DataEnvGymError
-from dataenvgym.numerics import Numerics, board_numerics, runs_with, same_numerics, started_with
+from dataenvgym.numerics import (
+    Numerics,
+    board_numerics,
+    describe,
+    runs_with,
+    same_numerics,
+    started_with,
+)
 
 REFERENCES = ("no-state", "oracle")
 DEFAULT_AGENTS = ("with-state", "no-state", "oracle")
@@ -222,12 +229,25 @@ def run_or_reuse(
             if finished is not None and is_current(cfg, finished, numerics):
                 return "reused", finished
             if finished is None:
-                return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
+                written = interrupted_numerics(path)
+                if same_numerics(written, describe()):
+                    return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
+                # Begun with other numerics: continuing it here would mix two episodes.
+                finished = {"agent_revision": current_revision(cfg), "numerics": written}
             # An older revision of the agent, or other numerics: run it again.
             set_aside(path, finished, cfg)
         return "ran", execute_run(cfg, path, show_progress=False)
     except DataEnvGymError as err:
         return "failed", str(err)
+
+
+def interrupted_numerics(folder: Path) -> dict[str, str]:
+    """The numerics an interrupted run's newest checkpoint was written with (empty: no
+    checkpoint, or one from before they were kept)."""
+    from dataenvgym.checkpoint import checkpoint_numerics, latest_checkpoint, read_checkpoint
+
+    latest = latest_checkpoint(folder)
+    return checkpoint_numerics(read_checkpoint(latest)) if latest is not None else {}
 
 
 def finished_summary(
@@ -273,8 +293,8 @@ def is_current(
 
 
 def set_aside(folder: Path, summary: dict[str, Any], config: RunConfig) -> Path:
-    """Move a finished run of an older agent revision, or of other numerics, out of the
-    episode's way, kept (``….revision-N`` or ``….numerics-AVX512``)."""
+    """Move a run of an older agent revision, or one finished or begun with other numerics,
+    out of the episode's way, kept (``….revision-N`` or ``….numerics-AVX512``)."""
     if summary.get("agent_revision") != current_revision(config):
         stem = f"{folder.name}.revision-{summary.get('agent_revision') or 'old'}"
     else:
