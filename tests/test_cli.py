@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from dataenvgym.cli import app
+from dataenvgym.numerics import is_x86
 
 runner = CliRunner()
 
@@ -97,3 +99,24 @@ def test_list_shows_every_component() -> None:
     assert result.exit_code == 0
     for text in ("dataenvgym/Arithmetic-SkillTree-v0", "with-state", "no-state", "tiny"):
         assert text in result.output
+
+
+@pytest.mark.skipif(not is_x86(), reason="the AVX2 cap is for x86 machines")
+def test_run_computes_with_the_numerics_asked_for(
+    tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    config = str(_tiny_config(tmp_path, tiny_student))
+    base = ["run", "--config", config, "--iterations", "1", "--no-report"]
+    # This test session starts with the caps (conftest): native needs a fresh process.
+    native = runner.invoke(app, [*base, "--out", str(tmp_path / "native"), "--numerics", "native"])
+    assert native.exit_code == 0, native.output
+    portable = runner.invoke(app, [*base, "--out", str(tmp_path / "p"), "--numerics", "portable"])
+    assert portable.exit_code == 0, portable.output
+    numerics = {
+        name: json.loads((tmp_path / name / "summary.json").read_text())["numerics"]
+        for name in ("native", "p")
+    }
+    assert "caps" not in numerics["native"]
+    assert numerics["p"]["cpu_capability"] == "AVX2" and "avx2" in numerics["p"]["caps"]
+    bad = runner.invoke(app, [*base, "--numerics", "fast"])
+    assert bad.exit_code == 2 and "portable or native" in bad.output

@@ -38,7 +38,7 @@ from dataenvgym.agents.base import Agent
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
-from dataenvgym.numerics import PORTABLE_ENVIRONMENT, describe, same_numerics
+from dataenvgym.numerics import describe, same_numerics
 
 #: Bump when the layout of ``state.pkl`` changes.
 FORMAT_VERSION = 1
@@ -256,12 +256,13 @@ def check_numerics(checkpoint: EpisodeCheckpoint, path: Path) -> None:
     written, here = checkpoint_numerics(checkpoint), describe()
     if same_numerics(written, here):
         return
-    caps = " ".join(f"{k}={v}" for k, v in PORTABLE_ENVIRONMENT.items())
+    started = "portable" if written.get("caps") else "native"
     raise CheckpointError(
         f"checkpoint {path} was written computing with {_numerics_text(written)}, this "
         f"process computes with {_numerics_text(here)}; resume it with the numerics it "
-        f"started with (portable numerics: put {caps} before the command; native: leave "
-        "them out), or rerun it with --overwrite"
+        f"started with (`--resume ... --numerics {started}`"
+        + (", on a machine with those kernels" if started == "native" else "")
+        + "), or rerun it with --overwrite"
     )
 
 

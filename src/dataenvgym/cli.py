@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
 from dataenvgym.leaderboard import command as leaderboard_command
+from dataenvgym.numerics import Numerics, call_with
 from dataenvgym.report import commands as report_commands
 
 app = typer.Typer(
@@ -212,15 +213,29 @@ def run(
         Path | None,
         typer.Option(help="Continue this run folder from its last finished iteration."),
     ] = None,
+    numerics: Annotated[
+        str | None,
+        typer.Option(
+            help="portable: floating point capped at AVX2, so that a seed gives the same "
+            "bits on every x86 machine; native: this machine's widest instruction set. The "
+            "episode then runs in a fresh process started with them. Default: as this "
+            "process started (native, unless the caps are in its environment)."
+        ),
+    ] = None,
 ) -> None:
     """Run one teaching episode and print test accuracy per skill, before -> after."""
+    try:
+        mode = _numerics_mode(numerics)
+    except ConfigError as err:
+        _fail(str(err))
+        return
     if resume is not None:
         flags: dict[str, object] = {"--env": env, "--domain": domain, "--agent": agent}
         flags |= {"--iterations": iterations}
         flags |= {"--budget": budget, "--seed": seed, "--out": out, "--config": config}
         given = [flag for flag, value in flags.items() if value is not None]
         given += ["--overwrite"] if overwrite else []
-        _resume_run(resume, given, report=report)
+        _resume_run(resume, given, report=report, numerics=mode)
         return
     try:
         cfg = load_config(
@@ -254,7 +269,7 @@ def run(
                     "it, --overwrite to replace it or --out to choose another"
                 )
             shutil.rmtree(out_dir)
-        summary = execute_run(cfg, out_dir)
+        summary = call_with(mode, execute_run, cfg, out_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return
@@ -283,9 +298,26 @@ def _check_buildable(cfg: RunConfig) -> None:
         make_agent(cfg.agent, cfg.env, env.domain)
 
 
-def _resume_run(run_dir: Path, given: list[str], *, report: bool) -> None:
+def _numerics_mode(text: str | None) -> Numerics | None:
+    if text is None or text in get_args(Numerics):
+        return cast(Numerics | None, text)
+    raise ConfigError(f"--numerics is portable or native, got {text!r}")
+
+
+def resume_checked(config: RunConfig, run_dir: Path) -> dict:
+    """Resume ``run_dir`` if its checkpoint's numerics are this process's (a task of
+    :func:`call_with`: the check must run where the episode will)."""
+    from dataenvgym.checkpoint import check_run_numerics
+
+    check_run_numerics(run_dir)  # before the base student is rebuilt
+    return execute_run(config, run_dir, resume=True)
+
+
+def _resume_run(
+    run_dir: Path, given: list[str], *, report: bool, numerics: Numerics | None = None
+) -> None:
     """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
-    from dataenvgym.checkpoint import check_run_numerics, read_run_folder
+    from dataenvgym.checkpoint import read_run_folder
 
     try:
         if given:
@@ -297,8 +329,7 @@ def _resume_run(run_dir: Path, given: list[str], *, report: bool) -> None:
             print_summary(finished)
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
-        check_run_numerics(run_dir)
-        summary = execute_run(cfg, run_dir, resume=True)
+        summary = call_with(numerics, resume_checked, cfg, run_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return

@@ -13,16 +13,22 @@ Portable numerics cap the three libraries at AVX2, which every x86-64 server of 
 years has: the same AVX-512 machine then reproduces the AVX2 machine's episode to the last
 digit (0.3445, 0.4325, 0.4815, 0.511, 0.495 on both). The variables are read when the
 libraries start, so they must be in the environment of a fresh process (``dataenvgym
-leaderboard`` sets them in its worker processes); ``describe`` says what a process runs with.
+leaderboard`` sets them in its worker processes, ``dataenvgym run --numerics portable`` in
+the process it runs the episode in: :func:`call_with`); ``describe`` says what a process
+runs with.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Literal
+from multiprocessing import get_context
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 #: ``portable``: capped at AVX2 (boards from different x86 machines pair); ``native``: the
 #: widest instruction set of this machine (its own numbers only).
@@ -82,6 +88,20 @@ def runs_with(numerics: Numerics) -> bool:
     environment), so that episodes may run here rather than in a fresh process."""
     wanted = numerics_environment(numerics)
     return all(os.environ.get(name) == wanted.get(name) for name in PORTABLE_ENVIRONMENT)
+
+
+def call_with(numerics: Numerics | None, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` computed with ``numerics``: here, where this process already runs
+    with them (or ``numerics`` is None), else in a fresh process started with their
+    environment (``function`` and its arguments must pickle; so do its result and errors).
+    """
+    if numerics is None or runs_with(numerics):
+        return function(*args)
+    with (
+        started_with(numerics),
+        ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool,
+    ):
+        return pool.submit(function, *args).result()
 
 
 def board_numerics(numerics: Numerics) -> dict[str, str] | None:
