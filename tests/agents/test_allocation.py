@@ -6,6 +6,7 @@ from dataenvgym.agents.allocation import (
     allocate,
     largest_remainder,
     uniform,
+    unit_scores,
     variance_gap,
     zpd,
 )
@@ -98,3 +99,47 @@ def test_a_plateaued_unit_that_fits_its_own_data_gets_more_than_one_that_cannot(
     # Fitting no better than validation says nothing: the term is a gap, not the fit.
     assert variance_gap(0.6, 0.6) == 0.0 and variance_gap(0.6, 0.4) == 0.0
     assert variance_gap(0.0, 1.0) > variance_gap(0.5, 1.0) > variance_gap(0.9, 1.0)
+
+
+FAIR_TRIAL = AllocationConfig(tried_after_fair_shares=1.0, explore_gate=0.3)
+
+
+def test_a_fair_trial_feeds_a_unit_at_exact_match_zero_until_it_had_its_share() -> None:
+    first_step = {
+        "zero": _history([0.0], [0.1], []),
+        "halfway": _history([0.3], [0.5], []),
+        "mastered": _history([1.0], [1.0], []),
+    }
+    gated = allocate(first_step, 120)
+    fair = allocate(first_step, 120, FAIR_TRIAL)
+    floor_only = int(120 * AllocationConfig().floor / 3) + 1
+    # Gated by reach, exact match 0 means the floor alone; a fair trial gives it real data.
+    assert gated["zero"] <= floor_only < fair["zero"]
+    assert fair["zero"] >= 0.8 * fair["halfway"]
+    assert fair["mastered"] <= floor_only
+    # Fed only the floor, it has not been tried yet: it keeps its explorer's share.
+    starved = {
+        "zero": _history([0.0, 0.0], [0.1, 0.1], [8]),
+        "learning": _history([0.3, 0.5], [0.5, 0.6], [40]),
+    }
+    assert allocate(starved, 100, FAIR_TRIAL)["zero"] > allocate(starved, 100)["zero"]
+    # Given its fair share without moving, progress judges it: back to the floor.
+    tried = {
+        "zero": _history([0.0, 0.0], [0.1, 0.1], [50]),
+        "learning": _history([0.3, 0.5], [0.5, 0.6], [40]),
+    }
+    assert allocate(tried, 100, FAIR_TRIAL)["zero"] <= int(100 * FAIR_TRIAL.floor / 2) + 1
+
+
+def test_without_a_fair_trial_the_allocation_is_the_gated_rule() -> None:
+    # The knobs' defaults keep the rule that Skill-Tree and the oracle's candidate use, to
+    # the last bit (their finished runs on the board stay valid).
+    histories = {
+        "a": _history([0.1, 0.2], [0.3, 0.4], [3]),
+        "b": _history([0.4], [0.6], []),
+        "c": _history([0.0], [0.0], []),
+    }
+    rule = AllocationConfig()
+    assert rule.tried_after_fair_shares == 0.0 and rule.explore_gate is None
+    expected = {"a": 0.1 * zpd(0.2, 0.4), "b": 0.1 * zpd(0.4, 0.6), "c": 0.0}
+    assert unit_scores(histories, rule) == expected

@@ -18,7 +18,7 @@ from dataenvgym.agents.oracle import (
     oracle_allocation,
     private_items,
 )
-from dataenvgym.agents.policies import SkillTreeStatePolicy
+from dataenvgym.agents.policies import OpenEndedStatePolicy, SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
@@ -231,18 +231,28 @@ def test_oracle_needs_generators() -> None:
         make_agent("oracle", "skill-list", _NoGenerators())
 
 
+STATE_POLICY_TYPES = (SkillTreeStatePolicy, OpenEndedStatePolicy)
+
+
+@pytest.mark.parametrize(
+    ("env_name", "policy"),
+    [("skill-tree", SkillTreeStatePolicy), ("open-ended", OpenEndedStatePolicy)],
+)
 def test_the_oracle_competes_with_the_frozen_with_state_rule_not_the_live_one(
-    tiny_kwargs: Any,
+    tiny_kwargs: Any, env_name: str, policy: type
 ) -> None:
-    env, agent, observation = _attached_oracle(tiny_kwargs, "skill-tree")
+    env, agent, observation = _attached_oracle(tiny_kwargs, env_name)
     agent.act(observation)
     guide = agent.oracle.guide
-    live = make_agent("with-state", "skill-tree", env.domain).policy
-    # The with-state agent reads the variance gap; the yardstick's candidate does not, so
-    # a change to the agent reruns only the agent's episodes.
-    assert isinstance(guide, SkillTreeStatePolicy) and isinstance(live, SkillTreeStatePolicy)
-    assert guide.config.variance_weight == 0.0 < live.config.variance_weight
+    live = make_agent("with-state", env_name, env.domain).policy
+    # The with-state agent reads the variance gap and gives every unit a fair trial; the
+    # yardstick's candidate does neither, so a change to the agent reruns only its episodes.
+    assert type(guide) is policy and type(live) is policy
+    assert isinstance(guide, STATE_POLICY_TYPES) and isinstance(live, STATE_POLICY_TYPES)
     assert guide.config == OracleConfig().with_state_allocation
+    assert guide.config.variance_weight == 0.0 and guide.config.explore_gate is None
+    assert guide.config.tried_after_fair_shares == 0.0
+    assert live.config != guide.config
 
 
 def test_the_with_state_revision_is_the_one_a_board_expects() -> None:
@@ -254,7 +264,7 @@ def test_the_with_state_revision_is_the_one_a_board_expects() -> None:
         config = RunConfig(env=env_name, domain="arithmetic", agent="with-state")
         assert make_agent("with-state", env_name, domain).revision == current_revision(config)
     tree = RunConfig(env="skill-tree", domain="arithmetic", agent="with-state")
-    assert current_revision(tree) == 2  # the variance term changed Skill-Tree only
-    assert current_revision(tree.model_copy(update={"env": "skill-list"})) is None
+    assert current_revision(tree) == 2  # the variance term
+    assert current_revision(tree.model_copy(update={"env": "skill-list"})) == 2  # fair trial
     # An LLM teacher's with-state run is not the built-in agent's: no revision to match.
     assert current_revision(tree.model_copy(update={"teacher": "openai:m"})) is None

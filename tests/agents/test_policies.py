@@ -3,7 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from dataenvgym.agents.allocation import AllocationConfig
-from dataenvgym.agents.policies import SkillTreeStatePolicy
+from dataenvgym.agents.policies import (
+    FAIR_TRIAL,
+    OpenEndedStatePolicy,
+    SkillListStatePolicy,
+    SkillTreeStatePolicy,
+)
 from dataenvgym.registry import make_env
 from dataenvgym.types import (
     Skill,
@@ -109,3 +114,12 @@ def test_tree_policy_feeds_a_plateaued_subskill_that_fits_its_own_data() -> None
     blind = frozen.plan(observation)
     assert isinstance(blind, SkillTreeAction)
     assert blind.exploit["add"]["medium"] == blind.exploit["add"]["hard"]
+
+
+def test_open_ended_and_skill_list_give_a_fair_trial_and_skill_tree_keeps_its_rule() -> None:
+    # Skill-Tree's first step explores every subskill already; its board runs stay valid.
+    assert SkillTreeStatePolicy(CATALOGUE).config == AllocationConfig()
+    for policy in (OpenEndedStatePolicy(CATALOGUE), SkillListStatePolicy(CATALOGUE)):
+        assert policy.config == FAIR_TRIAL and FAIR_TRIAL.explore_gate is not None
+    # Knobs given explicitly win (the oracle's frozen candidate passes its own).
+    assert OpenEndedStatePolicy(CATALOGUE, AllocationConfig()).config == AllocationConfig()

@@ -21,6 +21,13 @@ while units never tried get an optimistic prior (explore), units that are master
 the floor, every unit keeps a uniform floor of the budget against forgetting, and no unit
 gets more than three fair shares (progress measured on a few dozen items is noisy).
 
+A *fair trial* (``tried_after_fair_shares``, ``explore_gate``; Open-Ended and Skill-List use
+it) judges a unit by its own progress only after it got a fair share of data, and until then
+credits it with some reach even at exact match 0. Gated by reach alone, a unit that no item
+of is solved yet gets the floor, moves too little on it to show progress, and gets the floor
+again, for good; yet such units are often learnable (tool use's ``dates/span``: 0.14 after
+three steps of floor data, 0.99 after three fair shares).
+
 Where the state also says how well the student fits *its own training data* (Skill-Tree's
 ``data_accuracy``), a third term reads the learning regime, as one reads a train/validation
 gap: a unit that fits its data but fails on validation (high variance) needs more data and
@@ -62,9 +69,10 @@ class UnitHistory:
         self.accuracy.append(accuracy)
         self.partial.append(partial)
 
-    @property
-    def tried(self) -> bool:
-        return sum(self.data) > 0 and len(self.accuracy) >= 2
+    def tried(self, min_data: float = 0.0) -> bool:
+        """Whether the unit was observed after getting data, more than ``min_data`` in all."""
+        total = sum(self.data)
+        return total > 0 and total >= min_data and len(self.accuracy) >= 2
 
     def progress(self) -> float:
         """How far accuracy moved (up or down) over the last observation, as exact match and
@@ -96,25 +104,51 @@ class AllocationConfig:
     # 0.3 = 0.03, and a plateaued unit with half its headroom as variance gap scores 0.05 ×
     # 0.9 × 0.5 ≈ 0.02, so the two compete and neither starves the other. 0: ignore fit.
     variance_weight: float = 0.05
+    # A unit is judged by its own progress only once it got this many fair shares of data
+    # in all; before that it is untried and explore_prior stands in for its progress. 0: any
+    # data. A unit fed only the floor (6 of 384 items, in tool use) moves too little to tell
+    # whether it can learn: there, `dates/span` stayed at 0.14 on floor data while a fair
+    # share a step took it to 0.99 (no-state, seed 2).
+    tried_after_fair_shares: float = 0.0
+    # The least reach credited to an untried unit: its gate is max(sqrt(a·p), explore_gate).
+    # None: untried units are gated like the others, and a unit at exact match 0 is never
+    # tried (zpd 0). 0.3 is the gate of a unit halfway in reach (a = 0.2, p = 0.45).
+    explore_gate: float | None = None
+
+
+def reach(accuracy: float, partial: float) -> float:
+    """How far in reach a unit is: the geometric mean of exact match and partial credit."""
+    return math.sqrt(max(accuracy, 0.0) * max(partial, accuracy, 0.0))
 
 
 def zpd(accuracy: float, partial: float) -> float:
     """How much is within reach: headroom, gated by being partly right already."""
-    return (1 - accuracy) * math.sqrt(max(accuracy, 0.0) * max(partial, accuracy, 0.0))
+    return (1 - accuracy) * reach(accuracy, partial)
 
 
 def unit_scores(
-    histories: Mapping[str, UnitHistory], config: AllocationConfig = AllocationConfig()
+    histories: Mapping[str, UnitHistory],
+    config: AllocationConfig = AllocationConfig(),
+    fair_share: float = 0.0,
 ) -> dict[str, float]:
-    """The adaptive (non-floor) weight of each unit."""
+    """The adaptive (non-floor) weight of each unit (``fair_share``: the data of a uniform
+    split of this step's budget)."""
     scores: dict[str, float] = {}
     for key, history in histories.items():
         accuracy, partial = history.accuracy[-1], history.partial[-1]
         if accuracy >= config.mastery:
             scores[key] = 0.0
             continue
-        progress = history.progress() if history.tried else config.explore_prior
-        scores[key] = max(progress, config.min_progress) * zpd(accuracy, partial)
+        if history.tried(config.tried_after_fair_shares * fair_share):
+            scores[key] = max(history.progress(), config.min_progress) * zpd(accuracy, partial)
+        else:
+            gate = reach(accuracy, partial)
+            if config.explore_gate is not None:
+                gate = max(gate, config.explore_gate)
+            # Headroom × gate first: with the gate left alone this is zpd to the last bit,
+            # so the gated rule's runs (Skill-Tree, the oracle's candidate) are unchanged.
+            prior = max(config.explore_prior, config.min_progress)
+            scores[key] = prior * ((1 - accuracy) * gate)
         if history.fit is not None:
             scores[key] += config.variance_weight * variance_gap(accuracy, history.fit)
     return scores
@@ -148,7 +182,7 @@ def allocate(
     keys = sorted(histories)
     if not keys:
         return {}
-    scores = unit_scores(histories, config)
+    scores = unit_scores(histories, config, fair_share=budget / len(keys))
     adaptive_mass = sum(scores.values())
     floor_share = config.floor if adaptive_mass > 0 else 1.0
     weights = {

@@ -80,9 +80,9 @@ class OracleConfig:
         with_state: One more candidate: what the built-in with-state policy would send,
             so that no step of the oracle is worse (on its private items) than that.
         with_state_allocation: The allocation knobs of that candidate, frozen at the rule
-            of oracle revision 2 (no variance term): a yardstick must not move with the
-            agent it measures, so improving the with-state agent reruns only its own
-            episodes, not every oracle episode.
+            of oracle revision 2 (no variance term, no fair trial): a yardstick must not
+            move with the agent it measures, so improving the with-state agent reruns only
+            its own episodes, not every oracle episode.
         partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
             tie-breaker between subskills whose exact accuracy has not moved yet.
     """
