@@ -265,6 +265,7 @@ def test_the_with_state_revision_is_the_one_a_board_expects() -> None:
         assert make_agent("with-state", env_name, domain).revision == current_revision(config)
     tree = RunConfig(env="skill-tree", domain="arithmetic", agent="with-state")
     assert current_revision(tree) == 2  # the variance term
-    assert current_revision(tree.model_copy(update={"env": "skill-list"})) == 2  # fair trial
+    assert current_revision(tree.model_copy(update={"env": "open-ended"})) == 2  # fair trial
+    assert current_revision(tree.model_copy(update={"env": "skill-list"})) is None
     # An LLM teacher's with-state run is not the built-in agent's: no revision to match.
     assert current_revision(tree.model_copy(update={"teacher": "openai:m"})) is None

@@ -116,10 +116,12 @@ def test_tree_policy_feeds_a_plateaued_subskill_that_fits_its_own_data() -> None
     assert blind.exploit["add"]["medium"] == blind.exploit["add"]["hard"]
 
 
-def test_open_ended_and_skill_list_give_a_fair_trial_and_skill_tree_keeps_its_rule() -> None:
-    # Skill-Tree's first step explores every subskill already; its board runs stay valid.
+def test_open_ended_gives_a_fair_trial_and_the_others_keep_their_rule() -> None:
+    # Skill-Tree's first step explores every subskill already, Skill-List's units are whole
+    # skills: their board runs stay valid.
     assert SkillTreeStatePolicy(CATALOGUE).config == AllocationConfig()
-    for policy in (OpenEndedStatePolicy(CATALOGUE), SkillListStatePolicy(CATALOGUE)):
-        assert policy.config == FAIR_TRIAL and FAIR_TRIAL.explore_gate is not None
+    assert SkillListStatePolicy(CATALOGUE).config == AllocationConfig()
+    assert OpenEndedStatePolicy(CATALOGUE).config == FAIR_TRIAL
+    assert FAIR_TRIAL.explore_gate is not None and FAIR_TRIAL.tried_after_fair_shares > 0
     # Knobs given explicitly win (the oracle's frozen candidate passes its own).
     assert OpenEndedStatePolicy(CATALOGUE, AllocationConfig()).config == AllocationConfig()

@@ -21,7 +21,7 @@ while units never tried get an optimistic prior (explore), units that are master
 the floor, every unit keeps a uniform floor of the budget against forgetting, and no unit
 gets more than three fair shares (progress measured on a few dozen items is noisy).
 
-A *fair trial* (``tried_after_fair_shares``, ``explore_gate``; Open-Ended and Skill-List use
+A *fair trial* (``tried_after_fair_shares``, ``explore_gate``; Open-Ended uses
 it) judges a unit by its own progress only after it got a fair share of data, and until then
 credits it with some reach even at exact match 0. Gated by reach alone, a unit that no item
 of is solved yet gets the floor, moves too little on it to show progress, and gets the floor

@@ -129,15 +129,17 @@ def _subskill_stats(evaluated: Sequence[EvaluatedInstance]) -> dict[str, tuple[f
     }
 
 
-#: Open-Ended and Skill-List with state (revision 2): every unit not mastered gets a fair
-#: trial before its own progress judges it. Their first step sees only accuracies, and gating
-#: by reach gave a unit at exact match 0 the floor alone, for good: on the board's tool-use
-#: Open-Ended runs (seed 2), `dates/span` and `calculator/two_ops` got 6-9 items a step and
-#: ended at 0.14 and 0.08, where no-state's uniform 32 took them to 0.99 and 0.53. Measured
-#: on the standard board, gain with a fair trial minus without, paired by seed: tool-use
-#: Open-Ended +5.0 points (+7.0, −0.1, +8.2), Skill-List −0.1; arithmetic Open-Ended −0.5
-#: and Skill-List −1.4 over five seeds, within their noise (the price: one step's fair share
-#: to the out-of-reach multiplication before progress drops it to the floor).
+#: Open-Ended with state (revision 2): every subskill not mastered gets a fair trial before
+#: its own progress judges it. The first step sees only accuracies, and gating by reach gave
+#: a subskill at exact match 0 the floor alone, for good: on the board's tool-use runs (seed
+#: 2), `dates/span` and `calculator/two_ops` got 6-9 items a step and ended at 0.14 and
+#: 0.08, where no-state's uniform 32 took them to 0.99 and 0.53. Measured on the standard
+#: board, gain with a fair trial minus without, paired by seed: tool use +5.0 points (+7.0,
+#: −0.1, +8.2), arithmetic −0.5 over five seeds (one step's fair share goes to the
+#: out-of-reach multiplication before progress drops it to the floor). Not in Skill-List:
+#: its units are skills, and a skill that solves no item at all is wholly out of reach
+#: (arithmetic's multiplication), not a learnable corner of a skill; there the fair trial
+#: cost arithmetic 1.4 points over five seeds and moved tool use by −0.1.
 FAIR_TRIAL = AllocationConfig(tried_after_fair_shares=1.0, explore_gate=0.3)
 
 
@@ -178,11 +180,8 @@ class OpenEndedStatePolicy(_Policy):
 
 
 class SkillListStatePolicy(_Policy):
-    """Skill-List with state: allocate over skills by progress × zpd once each skill has had
-    a fair trial (:data:`FAIR_TRIAL`); within a skill, target the subskills that the
-    student's errors fall in."""
-
-    default_allocation = FAIR_TRIAL
+    """Skill-List with state: allocate over skills by progress × zpd; within a skill, target
+    the subskills that the student's errors fall in."""
 
     def plan(self, observation: Observation) -> Action:
         _expect(observation, SkillListObservation)
@@ -292,10 +291,10 @@ class SkillTreeStatePolicy(_Policy):
 #: The built-in with-state agent's :attr:`Agent.revision` in each environment (absent:
 #: unversioned). Skill-Tree 2: the allocation adds the variance term (a subskill's accuracy
 #: on its own training data above its validation accuracy) to progress × zpd (the other
-#: environments' observations carry no such accuracy). Open-Ended and Skill-List 2: a fair
-#: trial for every unit (:data:`FAIR_TRIAL`); Skill-Tree's first step already explores every
-#: subskill by its skill's reach, and is unchanged.
-WITH_STATE_REVISIONS: dict[str, int] = {"open-ended": 2, "skill-list": 2, "skill-tree": 2}
+#: environments' observations carry no such accuracy). Open-Ended 2: a fair trial for every
+#: subskill (:data:`FAIR_TRIAL`); Skill-Tree's first step already explores every subskill by
+#: its skill's reach, and Skill-List's units are skills (see there): both are unchanged.
+WITH_STATE_REVISIONS: dict[str, int] = {"open-ended": 2, "skill-tree": 2}
 
 #: The with-state policy of each environment, by its ``env_name``.
 STATE_POLICIES: dict[str, Callable[[list[Skill], AllocationConfig | None], Policy]] = {
