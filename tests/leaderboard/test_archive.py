@@ -227,7 +227,7 @@ def test_runs_with_other_numerics_are_run_again_and_not_merged(
     assert bad.exit_code == 2 and "portable or native" in bad.output
 
 
-def test_an_interrupted_run_begun_with_other_numerics_is_run_again(
+def test_an_interrupted_run_begun_with_other_numerics_or_revision_is_run_again(
     tmp_path: Path, tiny_student: dict[str, Any]
 ) -> None:
     suite, out = _seed_0_board(tmp_path, tiny_student)
@@ -254,3 +254,18 @@ def test_an_interrupted_run_begun_with_other_numerics_is_run_again(
     (folder / "summary.json").unlink()
     resumed = _board(suite, "0", out)
     assert resumed.exit_code == 0 and "resumed " in resumed.output, resumed.output
+
+    # Begun by another revision of the agent: set aside and run again, like a finished one.
+    (folder / "summary.json").unlink()
+    saved = latest_checkpoint(folder)
+    assert saved is not None
+    checkpoint = read_checkpoint(saved)
+    assert checkpoint.agent is not None
+    agent = pickle.loads(checkpoint.agent)
+    agent.revision = 7
+    checkpoint.agent = pickle.dumps(agent)
+    (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+    older = _board(suite, "0", out)
+    assert older.exit_code == 0 and "ran " in older.output, older.output
+    assert (folder.with_name(f"{folder.name}.revision-7") / "iteration_001").is_dir()
+    assert json.loads((folder / "summary.json").read_text())["agent_revision"] is None

@@ -20,6 +20,7 @@ interrupted one resumed from its checkpoint, so a board can be stopped and start
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -229,11 +230,12 @@ def run_or_reuse(
             if finished is not None and is_current(cfg, finished, numerics):
                 return "reused", finished
             if finished is None:
-                written = interrupted_numerics(path)
-                if same_numerics(written, describe()):
+                begun = interrupted_record(path, cfg)
+                if begun is None or is_current(cfg, begun, describe()):
                     return "resumed", execute_run(cfg, path, show_progress=False, resume=True)
-                # Begun with other numerics: continuing it here would mix two episodes.
-                finished = {"agent_revision": current_revision(cfg), "numerics": written}
+                # Begun by an older revision of the agent, or with other numerics:
+                # continuing it here would mix two episodes.
+                finished = begun
             # An older revision of the agent, or other numerics: run it again.
             set_aside(path, finished, cfg)
         return "ran", execute_run(cfg, path, show_progress=False)
@@ -241,13 +243,22 @@ def run_or_reuse(
         return "failed", str(err)
 
 
-def interrupted_numerics(folder: Path) -> dict[str, str]:
-    """The numerics an interrupted run's newest checkpoint was written with (empty: no
-    checkpoint, or one from before they were kept)."""
+def interrupted_record(folder: Path, config: RunConfig) -> dict[str, Any] | None:
+    """How an interrupted run began, shaped like a summary for :func:`is_current`: its
+    agent's revision and its numerics, as its newest checkpoint keeps them (None: no
+    checkpoint, so resuming starts afresh). A replayed agent (not pickled) and a checkpoint
+    from before numerics were kept cannot be told apart and count as current."""
     from dataenvgym.checkpoint import checkpoint_numerics, latest_checkpoint, read_checkpoint
 
     latest = latest_checkpoint(folder)
-    return checkpoint_numerics(read_checkpoint(latest)) if latest is not None else {}
+    if latest is None:
+        return None
+    checkpoint = read_checkpoint(latest)
+    revision = current_revision(config)
+    if checkpoint.agent is not None:
+        # The same unpickling a resume does (checkpoints are the user's own files).
+        revision = getattr(pickle.loads(checkpoint.agent), "revision", None)
+    return {"agent_revision": revision, "numerics": checkpoint_numerics(checkpoint)}
 
 
 def finished_summary(
