@@ -21,10 +21,10 @@ while units never tried get an optimistic prior (explore), units that are master
 the floor, every unit keeps a uniform floor of the budget against forgetting, and no unit
 gets more than three fair shares (progress measured on a few dozen items is noisy).
 
-A *fair trial* (``tried_after_fair_shares``, ``explore_gate``; Open-Ended uses
-it) judges a unit by its own progress only after it got a fair share of data, and until then
-credits it with some reach even at exact match 0. Gated by reach alone, a unit that no item
-of is solved yet gets the floor, moves too little on it to show progress, and gets the floor
+A *fair trial* (``tried_after_fair_shares``, ``explore_gate``; Open-Ended uses it) judges a
+unit by its own progress only after it got a fair share of data, and until then credits it
+with some reach even at exact match 0. Gated by reach alone, a unit of which no item is
+solved yet gets the floor, moves too little on it to show progress, and gets the floor
 again, for good; yet such units are often learnable (tool use's ``dates/span``: 0.14 after
 three steps of floor data, 0.99 after three fair shares).
 
