@@ -216,14 +216,28 @@ def read_checkpoint(path: Path) -> EpisodeCheckpoint:
     return loaded
 
 
-def restore(path: Path, env: TeacherEnv[Any, Any], agent: Agent) -> tuple[EpisodeCheckpoint, Agent]:
-    """Put a freshly reset ``env`` and ``agent`` back into the state saved at ``path``.
+def read_resumable(path: Path) -> EpisodeCheckpoint:
+    """:func:`read_checkpoint`, refused (:func:`check_numerics`) when it was written with
+    other numerics than this process computes with; read it before the environment is reset,
+    which can take minutes (a base student to pretrain).
 
-    ``env`` must have been reset with the run's seed; ``agent`` reset likewise. Returns the
-    checkpoint and the agent to continue with (the unpickled one, or ``agent`` replayed).
+    Raises:
+        CheckpointError: as :func:`read_checkpoint` and :func:`check_numerics`.
     """
     checkpoint = read_checkpoint(path)
     check_numerics(checkpoint, path)
+    return checkpoint
+
+
+def restore(
+    checkpoint: EpisodeCheckpoint, path: Path, env: TeacherEnv[Any, Any], agent: Agent
+) -> Agent:
+    """Put a freshly reset ``env`` and ``agent`` back into ``checkpoint`` (read from ``path``
+    by :func:`read_resumable`).
+
+    ``env`` must have been reset with the run's seed; ``agent`` reset likewise. Returns the
+    agent to continue with (the unpickled one, or ``agent`` replayed).
+    """
     for key, value in checkpoint.env_state.items():
         setattr(env, key, value)
     env.student.load(path / "student")
@@ -234,7 +248,7 @@ def restore(path: Path, env: TeacherEnv[Any, Any], agent: Agent) -> tuple[Episod
         for observation in checkpoint.observations:
             agent.act(observation)
     set_rng_states(checkpoint.rng)
-    return checkpoint, agent
+    return agent
 
 
 def checkpoint_numerics(checkpoint: EpisodeCheckpoint) -> dict[str, str]:
@@ -264,14 +278,6 @@ def check_numerics(checkpoint: EpisodeCheckpoint, path: Path) -> None:
         + (", on a machine with those kernels" if started == "native" else "")
         + "), or rerun it with --overwrite"
     )
-
-
-def check_run_numerics(run_dir: Path) -> None:
-    """:func:`check_numerics` on an interrupted run's newest checkpoint, if it has one (before
-    anything is rebuilt: a base student can take minutes to pretrain)."""
-    latest = latest_checkpoint(run_dir)
-    if latest is not None:
-        check_numerics(read_checkpoint(latest), latest)
 
 
 def _numerics_text(numerics: dict[str, str]) -> str:

@@ -6,6 +6,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, cast, get_args
 
@@ -304,15 +305,6 @@ def _numerics_mode(text: str | None) -> Numerics | None:
     raise ConfigError(f"--numerics is portable or native, got {text!r}")
 
 
-def resume_checked(config: RunConfig, run_dir: Path) -> dict:
-    """Resume ``run_dir`` if its checkpoint's numerics are this process's (a task of
-    :func:`call_with`: the check must run where the episode will)."""
-    from dataenvgym.checkpoint import check_run_numerics
-
-    check_run_numerics(run_dir)  # before the base student is rebuilt
-    return execute_run(config, run_dir, resume=True)
-
-
 def _resume_run(
     run_dir: Path, given: list[str], *, report: bool, numerics: Numerics | None = None
 ) -> None:
@@ -329,7 +321,8 @@ def _resume_run(
             print_summary(finished)
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
-        summary = call_with(numerics, resume_checked, cfg, run_dir)
+        # The runner refuses a checkpoint of other numerics than the ones it runs with.
+        summary = call_with(numerics, partial(execute_run, resume=True), cfg, run_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return

@@ -14,7 +14,13 @@ from typing import Any
 import gymnasium as gym
 
 from dataenvgym.agents.base import Agent
-from dataenvgym.checkpoint import latest_checkpoint, remove_staging, restore, save_checkpoint
+from dataenvgym.checkpoint import (
+    latest_checkpoint,
+    read_resumable,
+    remove_staging,
+    restore,
+    save_checkpoint,
+)
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
@@ -74,6 +80,8 @@ def run_episode(
     folder = RunFolder(out_dir) if out_dir is not None else None
     started = time.perf_counter()
     saved = latest_checkpoint(folder.root) if folder is not None and resume else None
+    # Read (and refused if of other numerics) before the reset, which may pretrain a base.
+    resumed_from = read_resumable(saved) if saved is not None else None
     if folder is not None and not saved:
         # First, so that a crash even during pretraining leaves a folder `--resume` accepts.
         folder.write_config(config or {})
@@ -84,9 +92,10 @@ def run_episode(
     initial_val = info["val_accuracy"]
     agent.reset(seed)
     seen = [observation]  # kept for agents that must be replayed on resume
-    if folder is not None and saved is not None:
+    if folder is not None and saved is not None and resumed_from is not None:
         remove_staging(folder.root)
-        checkpoint, agent = restore(saved, teacher_env, agent)
+        checkpoint = resumed_from
+        agent = restore(checkpoint, saved, teacher_env, agent)
         observation = checkpoint.observation
         seen = [*checkpoint.observations, observation]
         state = checkpoint.runner
