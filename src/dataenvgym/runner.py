@@ -81,7 +81,7 @@ def run_episode(
     started = time.perf_counter()
     saved = latest_checkpoint(folder.root) if folder is not None and resume else None
     # Read (and refused if of other numerics) before the reset, which may pretrain a base.
-    resumed_from = read_resumable(saved) if saved is not None else None
+    checkpoint = read_resumable(saved) if saved is not None else None
     if folder is not None and not saved:
         # First, so that a crash even during pretraining leaves a folder `--resume` accepts.
         folder.write_config(config or {})
@@ -92,9 +92,8 @@ def run_episode(
     initial_val = info["val_accuracy"]
     agent.reset(seed)
     seen = [observation]  # kept for agents that must be replayed on resume
-    if folder is not None and saved is not None and resumed_from is not None:
+    if folder is not None and saved is not None and checkpoint is not None:
         remove_staging(folder.root)
-        checkpoint = resumed_from
         agent = restore(checkpoint, saved, teacher_env, agent)
         observation = checkpoint.observation
         seen = [*checkpoint.observations, observation]
