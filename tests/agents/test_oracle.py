@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import pickle
-import random
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -13,10 +12,8 @@ from dataenvgym.agents.handover import HandOverTrainer
 from dataenvgym.agents.oracle import (
     OracleAgent,
     OracleConfig,
-    draw_as_an_engine,
     make_oracle,
     oracle_allocation,
-    private_items,
 )
 from dataenvgym.agents.policies import OpenEndedStatePolicy, SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
@@ -65,34 +62,6 @@ def test_allocation_follows_gains_over_a_floor() -> None:
     # Equal shares over the subskills that gained: a slow learner is not starved.
     equal = oracle_allocation(gains, 100, floor=0.2, equal=True)
     assert equal == {"a/x": 45, "a/y": 45, "b/z": 5, "b/w": 5}
-
-
-def test_private_items_are_fresh_and_never_evaluation_items() -> None:
-    domain = ArithmeticDomain()
-    val, test = domain.splits(0)
-    excluded = {i.prompt for i in [*val, *test]}
-    units = ["multiplication/two_digit", "addition/carry"]  # two_digit: a small space
-    items = private_items(domain, units, 150, seed=0, excluded=excluded)
-    assert not {i.prompt for i in items} & excluded
-    assert Counter(subskill_key(i.skill, i.subskill) for i in items) == dict.fromkeys(units, 150)
-    assert len({i.prompt for i in items}) == len(items)
-    again = private_items(domain, units, 150, seed=0, excluded=excluded)
-    assert [i.prompt for i in again] == [i.prompt for i in items]  # its own seed: reproducible
-
-
-def test_the_oracle_loses_what_the_contamination_guard_drops_as_an_engine_does() -> None:
-    domain = ArithmeticDomain()
-    val, test = domain.splits(0)
-    evaluation = {i.prompt for i in [*val, *test]}
-    counts = {"multiplication/two_digit": 300, "addition/carry": 20}  # two_digit: a small space
-    own = {d.prompt for d in domain.generate("addition", "carry", 20, random.Random(1))}
-    drawn, kept = draw_as_an_engine(domain, counts, own, evaluation, salt="s")
-    # The full count is written, refilled against its own earlier data only ...
-    assert Counter(subskill_key(d.skill, d.subskill) for d in drawn) == counts
-    assert not {d.prompt for d in drawn} & own
-    # ... and the copies of evaluation prompts are lost, not replaced by fresh ones.
-    assert kept == [d for d in drawn if d.prompt not in evaluation]
-    assert len(kept) < len(drawn)
 
 
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
