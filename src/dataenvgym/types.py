@@ -89,6 +89,22 @@ class TrainingDatum(BaseModel):
             raise ValueError("must not be empty")
         return value
 
+    def as_instance(self, id: str | None = None) -> TaskInstance:
+        """This datum as a question to score the student on (its response is the answer).
+
+        Args:
+            id: The instance's id; the datum's own by default.
+        """
+        return TaskInstance(
+            id=self.id if id is None else id,
+            domain=self.domain,
+            prompt=self.prompt,
+            answer=self.response,
+            skill=self.skill,
+            subskill=self.subskill,
+            metadata=self.metadata,
+        )
+
 
 class Skill(BaseModel):
     """A node of a domain's gold taxonomy: a skill and the names of its subskills."""

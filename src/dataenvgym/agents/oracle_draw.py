@@ -83,18 +83,7 @@ def private_items(
     data = fresh_data(
         domain, dict.fromkeys(units, per_unit), excluded, salt=f"oracle-private:{seed}"
     )
-    return [
-        TaskInstance(
-            id=f"oracle-{index:05d}",
-            domain=domain.name,
-            prompt=datum.prompt,
-            answer=datum.response,
-            skill=datum.skill,
-            subskill=datum.subskill,
-            metadata=datum.metadata,
-        )
-        for index, datum in enumerate(data)
-    ]
+    return [datum.as_instance(id=f"oracle-{index:05d}") for index, datum in enumerate(data)]
 
 
 def counts_to_action(

@@ -13,7 +13,6 @@ from dataenvgym.types import (
     SkillNode,
     SkillTreeAction,
     SkillTreeObservation,
-    TaskInstance,
     TrainingDatum,
     subskill_key,
 )
@@ -114,18 +113,7 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
 
     def _accuracy_on(self, data: list[TrainingDatum]) -> float:
         """The student's accuracy on data it was generated for (the paper's subskill signal)."""
-        instances = [
-            TaskInstance(
-                id=d.id,
-                domain=d.domain,
-                prompt=d.prompt,
-                answer=d.response,
-                skill=d.skill,
-                subskill=d.subskill,
-                metadata=d.metadata,
-            )
-            for d in data
-        ]
+        instances = [d.as_instance() for d in data]
         return self.evaluator.evaluate(self.student, instances).report.accuracy
 
     def _observation(self) -> SkillTreeObservation:
