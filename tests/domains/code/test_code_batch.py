@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -82,3 +83,45 @@ def test_a_process_that_dies_costs_one_job_and_the_rest_are_retried(
     assert [v.all_passed for v in verdicts] == [True, True, False, True, True]
     assert verdicts[2].error is not None and "killed" in verdicts[2].error
     assert runs == [5, 2]
+
+
+def test_a_solution_the_process_could_not_start_is_retried_not_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process reports it could not fork job 2 (the process limit still held): 2-4 rerun."""
+    real = batch.run_python
+    jobs_per_run: list[int] = []
+
+    def cannot_fork_third(code: str, *, stdin: str, config: SandboxConfig) -> ExecutionResult:
+        jobs_per_run.append(len(json.loads(stdin)["jobs"]))
+        result = real(code, stdin=stdin, config=config)
+        if len(jobs_per_run) == 1:
+            nonce = json.loads(stdin)["nonce"]
+            kept = [*result.stdout.splitlines()[:2], f'{nonce} {{"unstarted": 2}}']
+            return result.model_copy(update={"stdout": "\n".join(kept), "status": "error"})
+        return result
+
+    monkeypatch.setattr(batch, "run_python", cannot_fork_third)
+    one_at_a_time = CFG.model_copy(update={"max_concurrency": 1})
+    verdicts = run_test_batch([GOOD] * 5, one_at_a_time, chunk_size=5)
+    assert all(v.all_passed for v in verdicts)
+    assert jobs_per_run == [5, 3]
+
+
+def test_a_process_that_cannot_start_its_first_solution_fails_it_and_moves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No progress at all must not loop: the first unstarted solution is failed, once."""
+    calls: list[int] = []
+
+    def never_forks(code: str, *, stdin: str, config: SandboxConfig) -> ExecutionResult:
+        spec = json.loads(stdin)
+        calls.append(len(spec["jobs"]))
+        line = f'{spec["nonce"]} {{"unstarted": 0}}'
+        return ExecutionResult(status="error", returncode=3, stdout=line)
+
+    monkeypatch.setattr(batch, "run_python", never_forks)
+    verdicts = run_test_batch([GOOD] * 3, CFG.model_copy(update={"max_concurrency": 1}))
+    assert [v.passed for v in verdicts] == [0, 0, 0]
+    assert calls == [3, 2, 1]
+    assert all(v.error is not None and "error" in v.error for v in verdicts)

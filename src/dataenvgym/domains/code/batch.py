@@ -11,10 +11,13 @@ solution in a *forked child* of its own:
   interpreter (monkeypatching builtins, exhausting memory, crashing) dies with it;
 * the child reports to the parent over a pipe of its own, so it can only speak about itself;
   the parent prints one result line per solution, tagged with a per-run secret;
+* after each solution, everything it started is killed and reaped before the next one is
+  forked, since dying processes still count against the sandbox's process limit;
 * when the whole process dies anyway (the sandbox's wall clock, a fork bomb that starves the
   parent), the solutions without a result line are retried in a new process, and the one
   that was running when it died is scored as a failure, so one hostile solution costs its
-  neighbours only a retry.
+  neighbours only a retry; a solution the process could not even start is retried, not
+  failed.
 
 A solution could forge its own verdict by digging the per-run secret out of its inherited
 memory, as in the one-process harness; it cannot forge another solution's.
@@ -66,16 +69,47 @@ def child(job, wfd):
     os.write(wfd, json.dumps({"passed": passed, "error": error}).encode()[:4000])
     os._exit(0)
 
+def reap(patience):
+    # Reap what the solutions left behind (orphans are ours when we are PID 1). A killed
+    # process counts against RLIMIT_NPROC until it is reaped, and SIGKILL takes effect a
+    # moment later, so keep killing and reaping until none is left or patience runs out:
+    # giving up early would leave the next solution's fork to fail on the limit.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] != 0:
+                continue
+        except ChildProcessError:
+            return
+        if time.monotonic() > deadline:
+            return
+        if os.getpid() == 1:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
+
 def on_alarm(signum, frame):
     raise TimeoutError("time limit")
 
 signal.signal(signal.SIGALRM, on_alarm)
 for index, job in enumerate(spec["jobs"]):
     rfd, wfd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os._exit(3)  # something is hogging the process limit: the harness retries the rest
+    pid, tries = None, 0
+    while pid is None:
+        try:
+            pid = os.fork()
+        except OSError:
+            # The process limit is still held (a previous solution's processes dying, or
+            # something outside): wait a little, then give up on this process and say so,
+            # so that the harness retries this solution instead of failing it unrun.
+            tries += 1
+            if tries > 20:
+                out.write(nonce + " " + json.dumps({"unstarted": index}) + "\n"); out.flush()
+                os._exit(3)
+            reap(0.05)
+            time.sleep(0.05)
     if pid == 0:
         os.close(rfd)
         child(job, wfd)
@@ -101,12 +135,8 @@ for index, job in enumerate(spec["jobs"]):
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
-    while True:  # reap what it left behind: orphans are ours when we are PID 1
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                break
-        except ChildProcessError:
-            break
+    if os.getpid() == 1:
+        reap(2.0)
     try:
         result = json.loads(data.decode())
         line = {"index": index, "passed": int(result["passed"]), "error": result["error"]}
@@ -155,19 +185,30 @@ def _run_chunk(
         wall = config.timeout_s + len(pending) * (per_job_timeout + 0.2)
         cfg = config.model_copy(update={"timeout_s": wall})
         result = run_python(_RUNNER, stdin=json.dumps(spec), config=cfg)
+        unstarted = False
         for line in result.stdout.splitlines():
             tag, _, body = line.partition(" ")
             if tag != nonce:
                 continue
             event = json.loads(body)
+            if "unstarted" in event:
+                unstarted = True
+                continue
             job_index = pending[int(event["index"])]
             total = len(jobs[job_index].tests)
             verdicts[job_index] = BatchVerdict(
                 passed=min(int(event["passed"]), total), total=total, error=event["error"]
             )
         left = [i for i in pending if i not in verdicts]
+        if unstarted and len(left) < len(pending):
+            # The process could not start left[0] (the process limit was still held by an
+            # earlier solution's dying processes): nothing ran it, so all of them retry in a
+            # fresh process. Progress was made, so this cannot loop forever.
+            pending = left
+            continue
         if left:
-            # The process died while running left[0]: that solution fails, the rest retry.
+            # The process died while running left[0] (or could not start even the first
+            # solution): that solution fails, the rest retry.
             verdicts[left[0]] = BatchVerdict(
                 passed=0,
                 total=len(jobs[left[0]].tests),
