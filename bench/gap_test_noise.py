@@ -22,7 +22,6 @@ each rescoring repeats the environment's reset (the base student is read from it
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from dataenvgym.checkpoint import latest_checkpoint
 from dataenvgym.config import load_config
 from dataenvgym.registry import make_env
+from dataenvgym.report.run_data import RunFolderError, load_run
 
 REFERENCE = "no-state"
 COMPARED = ("oracle", "with-state")
@@ -49,18 +49,22 @@ class PairedGap:
 
 def final_test_correctness(run: Path, seed: int) -> list[bool]:
     """Per test item, whether the run's final student answers it correctly."""
+    try:
+        recorded = load_run(run).summary["final"]["test_accuracy"]
+    except RunFolderError as err:
+        raise SystemExit(str(err)) from err
     checkpoint = latest_checkpoint(run)
-    if checkpoint is None or not (run / "summary.json").is_file():
-        raise SystemExit(f"{run} is not a finished run: finish it with `dataenvgym leaderboard`")
+    if checkpoint is None:
+        raise SystemExit(f"{run} kept no checkpoint of its final student")
     env = make_env(**load_config(run / "config.yaml").env_kwargs())
     env.reset(seed=seed)  # rebuilds the seed's splits and base student
     env.student.load(checkpoint / "student")
     correct = [instance.correct for instance in env.evaluate_test().instances]
     # Rescoring must give the run's own final accuracy; other numerics (another torch or
     # instruction set) would score another student than the board's.
-    recorded = json.loads((run / "summary.json").read_text())["final"]["test_accuracy"]
-    if abs(sum(correct) / len(correct) - recorded) > 1e-9:
-        raise SystemExit(f"{run}: rescored {sum(correct) / len(correct):.4f}, run {recorded:.4f}")
+    rescored = sum(correct) / len(correct)
+    if abs(rescored - recorded) > 1e-9:
+        raise SystemExit(f"{run}: rescored {rescored:.4f}, the run recorded {recorded:.4f}")
     return correct
 
 
