@@ -11,12 +11,14 @@ training's own seed noise, which only more seeds average out. Over a few seeds t
 variance is itself noisy (with 7 seeds, 95 % of draws fall within 0.2-2.2 times the true
 variance), so the ratio can exceed 1 where the gaps vary little.
 
-    python bench/gap_test_noise.py --setting vqa-skill-tree-b1536-i5-tiny-vqa --seeds 0,1,2
+    python bench/gap_test_noise.py --domain vqa --env skill-tree --seeds 0,1,2
     python bench/gap_test_noise.py --runs runs/leaderboard-standard/runs \\
-        --setting tool-use-skill-list-b384-i3-tiny --seeds 0,1,2,3,4,5,6
+        --domain tool-use --env skill-list --seeds 0,1,2,3,4,5,6
 
-The run folders come from ``dataenvgym leaderboard`` (they are not kept in the repository);
-each rescoring repeats the environment's reset (the base student is read from its cache).
+The run folders come from ``dataenvgym leaderboard`` (they are not kept in the repository),
+named as the board names them for the standard suite's settings, or for those of
+``--suite FILE``; each rescoring repeats the environment's reset (the base student is read
+from its cache).
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from dataenvgym.checkpoint import latest_checkpoint
 from dataenvgym.config import load_config
+from dataenvgym.errors import ConfigError
+from dataenvgym.leaderboard.suite import LeaderboardSuite, load_suite
 from dataenvgym.registry import make_env
 from dataenvgym.report.run_data import RunFolderError, load_run
 
@@ -80,16 +86,28 @@ def paired_gap(seed: int, agent: str, ours: list[bool], reference: list[bool]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs/leaderboard-standard/runs"))
-    parser.add_argument("--setting", required=True, help="run-folder prefix before the agent")
+    parser.add_argument("--domain", required=True)
+    parser.add_argument("--env", required=True, help="open-ended, skill-list or skill-tree")
+    parser.add_argument("--suite", type=Path, help="suite file (default: the standard suite)")
     parser.add_argument("--seeds", default="0,1,2,3,4,5,6")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
+    suite = load_suite(args.suite) if args.suite else LeaderboardSuite()
+    # The board's own episodes name the folders, so this reads exactly the runs it scored.
+    try:
+        suite = LeaderboardSuite.model_validate(
+            {**suite.model_dump(), "domains": [args.domain], "envs": [args.env], "seeds": seeds}
+        )
+        episodes = suite.episodes()
+    except (ValidationError, ConfigError) as err:
+        parser.error(str(err).splitlines()[-2] if isinstance(err, ValidationError) else str(err))
+    folders = {(e.config.agent, e.config.seed): e.folder_name for e in episodes}
 
     gaps: list[PairedGap] = []
     print("| seed | agent | − no-state (pts) | discordant items | test-split SE (pts) |")
     print("| --- | --- | --- | --- | --- |")
     for seed in seeds:
-        runs = {a: args.runs / f"{args.setting}-{a}-s{seed}" for a in (REFERENCE, *COMPARED)}
+        runs = {a: args.runs / folders[a, seed] for a in (REFERENCE, *COMPARED)}
         correct = {agent: final_test_correctness(run, seed) for agent, run in runs.items()}
         for agent in COMPARED:
             gap = paired_gap(seed, agent, correct[agent], correct[REFERENCE])
