@@ -92,15 +92,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4,5,6")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    suite = load_suite(args.suite) if args.suite else LeaderboardSuite()
-    # The board's own episodes name the folders, so this reads exactly the runs it scored.
+    # The board's own episodes name the folders, so this reads exactly the runs it scored;
+    # the agents are this script's (the suite file's own list does not name folders).
     try:
+        suite = load_suite(args.suite) if args.suite else LeaderboardSuite()
+        settings = {"domains": [args.domain], "envs": [args.env], "seeds": seeds}
         suite = LeaderboardSuite.model_validate(
-            {**suite.model_dump(), "domains": [args.domain], "envs": [args.env], "seeds": seeds}
+            {**suite.model_dump(), **settings, "agents": list(COMPARED)}
         )
         episodes = suite.episodes()
-    except (ValidationError, ConfigError) as err:
-        parser.error(str(err).splitlines()[-2] if isinstance(err, ValidationError) else str(err))
+    except ValidationError as err:
+        first = err.errors()[0]
+        parser.error(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except ConfigError as err:
+        parser.error(str(err))
     folders = {(e.config.agent, e.config.seed): e.folder_name for e in episodes}
 
     gaps: list[PairedGap] = []
