@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from dataenvgym.checkpoint import latest_checkpoint
 from dataenvgym.config import load_config
-from dataenvgym.errors import ConfigError
+from dataenvgym.errors import ConfigError, first_validation_error
 from dataenvgym.leaderboard.suite import LeaderboardSuite, load_suite
 from dataenvgym.registry import make_env
 from dataenvgym.report.run_data import RunFolderError, load_run
@@ -102,8 +102,7 @@ def main() -> None:
         )
         episodes = suite.episodes()
     except ValidationError as err:
-        first = err.errors()[0]
-        parser.error(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        parser.error(first_validation_error(err))
     except ConfigError as err:
         parser.error(str(err))
     folders = {(e.config.agent, e.config.seed): e.folder_name for e in episodes}

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from dataenvgym.envs.registration import default_student, episode_defaults
-from dataenvgym.errors import ConfigError
+from dataenvgym.errors import ConfigError, first_validation_error
 from dataenvgym.training import TrainerConfig
 
 EnvName = Literal["open-ended", "skill-list", "skill-tree"]
@@ -122,12 +122,6 @@ class RunConfig(BaseModel):
         }
 
 
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "config"
-    return f"{where}: {first['msg']}"
-
-
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Read a YAML config (if any), apply non-``None`` overrides, validate.
 
@@ -154,4 +148,5 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
         return RunConfig.model_validate(data)
     except ValidationError as err:
         source = str(path) if path is not None else "options"
-        raise ConfigError(f"invalid setting in {source}: {_first_error(err)}") from err
+        where = first_validation_error(err, "config")
+        raise ConfigError(f"invalid setting in {source}: {where}") from err

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class DataEnvGymError(Exception):
     """Base class of the package's own errors."""
@@ -13,3 +18,18 @@ class InvalidActionError(DataEnvGymError, ValueError):
 
 class ConfigError(DataEnvGymError, ValueError):
     """A configuration value (file, flag or keyword) is invalid."""
+
+
+def first_validation_error(err: ValidationError, root: str = "") -> str:
+    """The first problem pydantic found, as ``where: message`` on one line.
+
+    Args:
+        err: The validation error.
+        root: What to call the location when the problem is the whole object.
+
+    Returns:
+        The dotted field path (or ``root``), a colon and pydantic's message.
+    """
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or root
+    return f"{where}: {first['msg']}"

@@ -32,7 +32,7 @@ from dataenvgym.envs.open_ended import OpenEndedEnv
 from dataenvgym.envs.registration import default_student, episode_defaults
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
-from dataenvgym.errors import ConfigError
+from dataenvgym.errors import ConfigError, first_validation_error
 from dataenvgym.protocols import (
     Domain,
     ProceduralDomain,
@@ -175,11 +175,8 @@ def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
     try:
         return build(config or {})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "domain_config"
-        raise ConfigError(
-            f"invalid domain_config for domain {name!r}: {where}: {first['msg']}"
-        ) from err
+        where = first_validation_error(err, "domain_config")
+        raise ConfigError(f"invalid domain_config for domain {name!r}: {where}") from err
 
 
 def make_env(

@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.config import EnvName, RunConfig
-from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.errors import ConfigError, DataEnvGymError, first_validation_error
 from dataenvgym.numerics import (
     Numerics,
     board_numerics,
@@ -174,9 +174,8 @@ def load_suite(path: Path) -> LeaderboardSuite:
     try:
         return LeaderboardSuite.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "suite"
-        raise ConfigError(f"invalid setting in {path}: {where}: {first['msg']}") from err
+        where = first_validation_error(err, "suite")
+        raise ConfigError(f"invalid setting in {path}: {where}") from err
 
 
 def check_suite(suite: LeaderboardSuite) -> list[Episode]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dataenvgym.errors import ConfigError
+from dataenvgym.errors import ConfigError, first_validation_error
 from dataenvgym.llm import LLMClient, LLMConfig
 
 #: The teacher spec prefix for OpenAI-compatible endpoints: ``openai:MODEL``.
@@ -110,9 +110,7 @@ def split_settings(
         config = LLMConfig(model=model, base_url=base_url, **client)
         options = TeacherOptions(**{k: v for k, v in settings.items() if k in option_keys})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid llm setting {where}: {first['msg']}") from err
+        raise ConfigError(f"invalid llm setting {first_validation_error(err)}") from err
     return config, options
 
 

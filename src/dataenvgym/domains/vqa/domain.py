@@ -31,7 +31,7 @@ from dataenvgym.domains.vqa.questions import (
     parse_question,
 )
 from dataenvgym.domains.vqa.scene import Scene
-from dataenvgym.errors import DataEnvGymError
+from dataenvgym.errors import DataEnvGymError, first_validation_error
 from dataenvgym.types import Score, Skill, TaskInstance, TrainingDatum, subskill_key
 
 NAME = "vqa"
@@ -137,9 +137,8 @@ def datum_from_spec(
             else VQASpec.model_validate(spec)
         )
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "spec"
-        raise VQASpecError(f"invalid VQA spec at {where}: {first['msg']}") from err
+        where = first_validation_error(err, "spec")
+        raise VQASpecError(f"invalid VQA spec at {where}") from err
     try:
         question = parse_question(parsed.question)
         truth = question.answer(parsed.scene)
