@@ -14,6 +14,7 @@ from dataenvgym.agents.oracle import (
     OracleConfig,
     make_oracle,
     oracle_allocation,
+    parse_look_ahead_notes,
 )
 from dataenvgym.agents.policies import OpenEndedStatePolicy, SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
@@ -83,6 +84,13 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     assert look.candidates[0].label == "uniform"
     assert "with-state" in [c.label for c in look.candidates]  # the built-in rule competes
     assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
+    # The plan's notes keep what it measured, readable back from a run folder.
+    noted = parse_look_ahead_notes(action.notes)
+    assert parse_look_ahead_notes("with state: progress × ZPD") is None  # not an oracle's
+    assert noted == (
+        {c.label: round(c.private_accuracy, 4) for c in look.candidates},
+        look.chosen.label,
+    )
     # The data follows the allocation per subskill, whatever the environment's action shape.
     per_subskill = Counter(subskill_key(d.skill, d.subskill) for d in action.data)
     assert per_subskill == {k: n for k, n in look.allocation.items() if n}

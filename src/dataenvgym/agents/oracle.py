@@ -34,7 +34,9 @@ The oracle is marked ``privileged`` in every run folder, summary and table.
 
 from __future__ import annotations
 
+import ast
 import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -349,6 +351,26 @@ class OraclePolicy:
             else (0.0, 0.0)
             for key in self.units
         }
+
+
+_NOTED_CANDIDATES = re.compile(r"private accuracy per candidate (\{[^}]*\}); chose (.+?): \{")
+
+
+def parse_look_ahead_notes(notes: str) -> tuple[dict[str, float], str] | None:
+    """Read back what :meth:`OraclePolicy.notes` wrote into a plan: each candidate's private
+    accuracy (rounded to 4 digits) and the chosen candidate's label.
+
+    Run folders keep only the notes of a look-ahead, so this is how reports and
+    ``bench/oracle_look_ahead.py`` see what the oracle measured. Returns ``None`` for notes
+    that are not an oracle look-ahead's.
+    """
+    match = _NOTED_CANDIDATES.search(notes)
+    if match is None:
+        return None
+    tried = ast.literal_eval(match.group(1))
+    if not isinstance(tried, dict) or "uniform" not in tried:
+        return None
+    return {str(label): float(value) for label, value in tried.items()}, match.group(2)
 
 
 def _copy_student(student: Student) -> Student:
