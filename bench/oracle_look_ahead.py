@@ -5,11 +5,13 @@ several allocations of the same budget, scores each copy on its private items an
 the best; its plan notes keep every candidate's private accuracy. This script reads those
 notes from a board's oracle run folders and prints, per setting, how far each candidate
 was above the uniform one, per step (mean ± 95 % t-interval over the steps of all seeds),
-and how often the oracle chose it. The ``with-state`` candidate is the built-in with-state
-policy's allocation for the same observation, so its row is a per-step measure of that
-policy against uniform data and against the privileged allocations (``floor …``,
-``learnable``), judged on the same trained copies: the gap a with-state agent could still
-close, one step at a time, without the privileged private items.
+and how often the oracle chose it. The ``with-state`` candidate is the with-state rule
+frozen at oracle revision 2 (progress × zpd, without the live agent's variance term and
+fair trial: ``OracleConfig.with_state_allocation``), fed the oracle's own observations;
+its row measures that rule, one step at a time, against uniform data and against the
+privileged allocations (``floor …``, ``learnable``) on the same student. In Skill-List,
+whose observation has no fit and whose rule has no fair trial, it is the live rule; in
+Skill-Tree its first step (the explore step, which reads neither term) is the live one.
 
     python bench/oracle_look_ahead.py
     python bench/oracle_look_ahead.py --runs runs/leaderboard-standard/runs \\
