@@ -12,6 +12,14 @@ its row measures that rule, one step at a time, against uniform data and against
 privileged allocations (``floor …``, ``learnable``) on the same student. In Skill-List,
 whose observation has no fit and whose rule has no fair trial, it is the live rule; in
 Skill-Tree its first step (the explore step, which reads neither term) is the live one.
+The privileged candidates are allocated from gains measured on the same private items that
+then score them, so their edge over uniform is an optimistic estimate; uniform's and the
+with-state rule's are not chosen on those items.
+
+A second table asks whether a with-state rule could learn the privileged allocation from
+history: per step, the correlation over subskills of each subskill's gain under uniform
+with the gain the oracle measured for it the step before, and with the change of its
+validation accuracy over the step before (what the state shows).
 
     python bench/oracle_look_ahead.py
     python bench/oracle_look_ahead.py --runs runs/leaderboard-standard/runs \\
@@ -24,8 +32,11 @@ that step's notes; its row counts only the steps where it was tried.
 from __future__ import annotations
 
 import argparse
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dataenvgym.agents.oracle import parse_look_ahead_notes
 from dataenvgym.report.run_data import RunFolderError, load_run
@@ -36,12 +47,16 @@ UNIFORM = "uniform"
 
 @dataclass(frozen=True)
 class Step:
-    """One look-ahead: each tried candidate's private accuracy and the one chosen."""
+    """One look-ahead: each tried candidate's private accuracy and the one chosen, each
+    subskill's gain under uniform, and how its validation accuracy moved over the step
+    before (what a with-state rule reads; ``None`` before the second step)."""
 
     seed: int
     iteration: int
     private_accuracy: dict[str, float]
     chosen: str
+    gains: dict[str, float]
+    validation_change: dict[str, float] | None
 
 
 @dataclass
@@ -77,12 +92,78 @@ def read_settings(runs: list[Path], domain: str | None = None) -> list[Setting]:
         setting = settings.setdefault(
             (run.domain, run.env), Setting(domain=run.domain, env=run.env)
         )
+        validation = {i.index: validation_by_subskill(i.val_results()) for i in run.iterations}
         for iteration in run.iterations:
-            parsed = parse_look_ahead_notes(str((iteration.plan or {}).get("notes", "")))
-            if parsed is not None:
-                tried, chosen = parsed
-                setting.steps.append(Step(run.seed or 0, iteration.index, tried, chosen))
+            noted = parse_look_ahead_notes(str((iteration.plan or {}).get("notes", "")))
+            if noted is None:
+                continue
+            # The plan of iteration k was made from the observation after iteration k - 1.
+            seen, before = validation.get(iteration.index - 1), validation.get(iteration.index - 2)
+            change = (
+                {unit: seen[unit] - before[unit] for unit in seen if unit in before}
+                if seen and before
+                else None
+            )
+            setting.steps.append(
+                Step(
+                    run.seed or 0,
+                    iteration.index,
+                    noted.private_accuracy,
+                    noted.chosen,
+                    noted.gains,
+                    change,
+                )
+            )
     return sorted(settings.values(), key=lambda s: (s.domain, s.env))
+
+
+def validation_by_subskill(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Exact-match accuracy per ``skill/subskill`` of an iteration's validation results."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        instance = result["instance"]
+        unit = f"{instance['skill']}/{instance['subskill']}"
+        scores[unit].append(1.0 if result["correct"] else 0.0)
+    return {unit: statistics.fmean(values) for unit, values in scores.items()}
+
+
+def across_subskills(first: dict[str, float], second: dict[str, float]) -> float | None:
+    """Pearson correlation over the subskills both measure (``None`` if it is undefined)."""
+    units = sorted(set(first) & set(second))
+    try:
+        return statistics.correlation([first[u] for u in units], [second[u] for u in units])
+    except statistics.StatisticsError:  # fewer than two units, or one side constant
+        return None
+
+
+def persistence_table(settings: list[Setting]) -> str:
+    """A Markdown table: does a subskill's gain under uniform persist from step to step, and
+    does the validation change a with-state rule sees predict it?"""
+    lines = [
+        "| domain | env | seeds | steps | r(gain before, gain) | r(validation change, gain) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for setting in settings:
+        by_run = {(s.seed, s.iteration): s for s in setting.steps}
+        persisted, predicted = [], []
+        for step in setting.steps:
+            previous = by_run.get((step.seed, step.iteration - 1))
+            if previous is not None and step.validation_change is not None:
+                r_gain = across_subskills(previous.gains, step.gains)
+                r_change = across_subskills(step.validation_change, step.gains)
+                if r_gain is not None and r_change is not None:
+                    persisted.append(r_gain)
+                    predicted.append(r_change)
+        if len(persisted) < 2:
+            continue
+        seeds = ",".join(str(s) for s in setting.seeds)
+        gain, change = t_interval(persisted), t_interval(predicted)
+        lines.append(
+            f"| {setting.domain} | {setting.env} | {seeds} | {len(persisted)} | "
+            f"{gain.mean:+.2f} ± {gain.half_width:.2f} | "
+            f"{change.mean:+.2f} ± {change.half_width:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def table(settings: list[Setting]) -> str:
@@ -135,7 +216,14 @@ def main(argv: list[str] | None = None) -> None:
     print(table(settings))
     print(
         "\n− uniform: a candidate's private accuracy minus the uniform candidate's, on the "
-        "same step (mean ± 95 % t over steps); ≥ uniform: steps where it was not below."
+        "same step (mean ± 95 % t over steps); ≥ uniform: steps where it was not below.\n"
+    )
+    print(persistence_table(settings))
+    print(
+        "\nr: Pearson correlation over a step's subskills (mean ± 95 % t over steps from the "
+        "second look-ahead on) of each subskill's gain under uniform, measured by the oracle "
+        "on its private items, with the one it measured the step before, and with the change "
+        "of its validation accuracy over the step before (the state a with-state rule reads)."
     )
 
 

@@ -87,10 +87,11 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     # The plan's notes keep what it measured, readable back from a run folder.
     noted = parse_look_ahead_notes(action.notes)
     assert parse_look_ahead_notes("with state: progress × ZPD") is None  # not an oracle's
-    assert noted == (
-        {c.label: round(c.private_accuracy, 4) for c in look.candidates},
-        look.chosen.label,
-    )
+    assert noted is not None and noted.chosen == look.chosen.label
+    assert noted.private_accuracy == {
+        c.label: round(c.private_accuracy, 4) for c in look.candidates
+    }
+    assert noted.gains == {unit: round(gain, 3) for unit, gain in look.gains.items()}
     # The data follows the allocation per subskill, whatever the environment's action shape.
     per_subskill = Counter(subskill_key(d.skill, d.subskill) for d in action.data)
     assert per_subskill == {k: n for k, n in look.allocation.items() if n}

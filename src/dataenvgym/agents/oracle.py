@@ -353,24 +353,47 @@ class OraclePolicy:
         }
 
 
+_NOTED_GAINS = re.compile(r"gains under uniform (\{[^}]*\})")
 _NOTED_CANDIDATES = re.compile(r"private accuracy per candidate (\{[^}]*\}); chose (.+?): \{")
 
 
-def parse_look_ahead_notes(notes: str) -> tuple[dict[str, float], str] | None:
-    """Read back what :meth:`OraclePolicy.notes` wrote into a plan: each candidate's private
-    accuracy (rounded to 4 digits) and the chosen candidate's label.
+@dataclass(frozen=True)
+class NotedLookAhead:
+    """A look-ahead as a plan's notes keep it (values rounded as :meth:`OraclePolicy.notes`
+    writes them).
+
+    Attributes:
+        gains: Per subskill, what one uniform step gained on the private items (exact match
+            plus ``partial_weight`` × partial credit).
+        private_accuracy: Each tried candidate's private accuracy after its step.
+        chosen: The label of the candidate submitted.
+    """
+
+    gains: dict[str, float]
+    private_accuracy: dict[str, float]
+    chosen: str
+
+
+def parse_look_ahead_notes(notes: str) -> NotedLookAhead | None:
+    """Read back what :meth:`OraclePolicy.notes` wrote into a plan.
 
     Run folders keep only the notes of a look-ahead, so this is how reports and
     ``bench/oracle_look_ahead.py`` see what the oracle measured. Returns ``None`` for notes
     that are not an oracle look-ahead's.
     """
-    match = _NOTED_CANDIDATES.search(notes)
-    if match is None:
+    tried_match = _NOTED_CANDIDATES.search(notes)
+    gains_match = _NOTED_GAINS.search(notes)
+    if tried_match is None or gains_match is None:
         return None
-    tried = ast.literal_eval(match.group(1))
-    if not isinstance(tried, dict) or "uniform" not in tried:
+    tried = ast.literal_eval(tried_match.group(1))
+    gains = ast.literal_eval(gains_match.group(1))
+    if not isinstance(tried, dict) or "uniform" not in tried or not isinstance(gains, dict):
         return None
-    return {str(label): float(value) for label, value in tried.items()}, match.group(2)
+    return NotedLookAhead(
+        gains={str(unit): float(value) for unit, value in gains.items()},
+        private_accuracy={str(label): float(value) for label, value in tried.items()},
+        chosen=tried_match.group(2),
+    )
 
 
 def _copy_student(student: Student) -> Student:
