@@ -87,6 +87,8 @@ def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_k
     # The plan's notes keep what it measured, readable back from a run folder.
     noted = parse_look_ahead_notes(action.notes)
     assert parse_look_ahead_notes("with state: progress × ZPD") is None  # not an oracle's
+    cut = action.notes.replace("'uniform': ", "'uniform': x", 1)  # a hand-edited note
+    assert parse_look_ahead_notes(cut) is None
     assert noted is not None and noted.chosen == look.chosen.label
     assert noted.private_accuracy == {
         c.label: round(c.private_accuracy, 4) for c in look.candidates

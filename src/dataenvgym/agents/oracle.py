@@ -377,16 +377,19 @@ class NotedLookAhead:
 def parse_look_ahead_notes(notes: str) -> NotedLookAhead | None:
     """Read back what :meth:`OraclePolicy.notes` wrote into a plan.
 
-    Run folders keep only the notes of a look-ahead, so this is how reports and
-    ``bench/oracle_look_ahead.py`` see what the oracle measured. Returns ``None`` for notes
-    that are not an oracle look-ahead's.
+    Run folders keep only the notes of a look-ahead, so this is how a reader of a run folder
+    (``bench/oracle_look_ahead.py``) sees what the oracle measured. Returns ``None`` for
+    notes that are not an oracle look-ahead's, or not whole.
     """
     tried_match = _NOTED_CANDIDATES.search(notes)
     gains_match = _NOTED_GAINS.search(notes)
     if tried_match is None or gains_match is None:
         return None
-    tried = ast.literal_eval(tried_match.group(1))
-    gains = ast.literal_eval(gains_match.group(1))
+    try:
+        tried = ast.literal_eval(tried_match.group(1))
+        gains = ast.literal_eval(gains_match.group(1))
+    except (ValueError, SyntaxError):  # edited or cut notes: not a look-ahead to read
+        return None
     if not isinstance(tried, dict) or "uniform" not in tried or not isinstance(gains, dict):
         return None
     return NotedLookAhead(
