@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dataenvgym.agents.oracle import parse_look_ahead_notes
 from dataenvgym.report.run_data import RunFolderError, load_run
@@ -92,7 +90,8 @@ def read_settings(runs: list[Path], domain: str | None = None) -> list[Setting]:
         setting = settings.setdefault(
             (run.domain, run.env), Setting(domain=run.domain, env=run.env)
         )
-        validation = {i.index: validation_by_subskill(i.val_results()) for i in run.iterations}
+        # Validation exact match per subskill after each iteration, as the report records it.
+        validation = {i.index: dict(i.info.get("per_subskill", {})) for i in run.iterations}
         for iteration in run.iterations:
             noted = parse_look_ahead_notes(str((iteration.plan or {}).get("notes", "")))
             if noted is None:
@@ -115,16 +114,6 @@ def read_settings(runs: list[Path], domain: str | None = None) -> list[Setting]:
                 )
             )
     return sorted(settings.values(), key=lambda s: (s.domain, s.env))
-
-
-def validation_by_subskill(results: list[dict[str, Any]]) -> dict[str, float]:
-    """Exact-match accuracy per ``skill/subskill`` of an iteration's validation results."""
-    scores: dict[str, list[float]] = defaultdict(list)
-    for result in results:
-        instance = result["instance"]
-        unit = f"{instance['skill']}/{instance['subskill']}"
-        scores[unit].append(1.0 if result["correct"] else 0.0)
-    return {unit: statistics.fmean(values) for unit, values in scores.items()}
 
 
 def across_subskills(first: dict[str, float], second: dict[str, float]) -> float | None:
