@@ -15,7 +15,14 @@ from pydantic import BaseModel, ValidationError
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.oracle import make_oracle
 from dataenvgym.agents.plugins import build_custom_agent, is_custom_agent, load_factory
-from dataenvgym.agents.policies import STATE_POLICIES, WITH_STATE_REVISIONS, NoStatePolicy
+from dataenvgym.agents.policies import (
+    NO_STATE_REVISIONS,
+    STATE_POLICIES,
+    WEAKEST_FIRST_REVISION,
+    WITH_STATE_REVISIONS,
+    NoStatePolicy,
+    WeakestFirstPolicy,
+)
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDomain
 from dataenvgym.domains.code.domain import PRETRAIN_DEFAULTS as CODE_PRETRAIN_DEFAULTS
@@ -146,6 +153,7 @@ AGENTS = {
     "with-state": "reads the observation: progress × zone of proximal development, 20% floor",
     "no-state": "baseline: same budget, uniform over skills, ignores the observation",
     "oracle": "PRIVILEGED upper bound: one-step look-ahead on the student, private test copy",
+    "weakest-first": "poor with-state rule kept as a yardstick: data per unit ∝ (1 − accuracy)²",
 }
 
 
@@ -250,7 +258,7 @@ def make_agent(
     """A built-in agent for an environment kind and domain.
 
     Args:
-        name: ``with-state`` or ``no-state``.
+        name: ``with-state``, ``no-state`` or ``weakest-first``.
         env: The environment kind.
         domain: The environment's domain.
         teacher: An LLM teacher: the LLM writes the data (and, with state, plans it);
@@ -282,7 +290,19 @@ def make_agent(
         )
     catalogue = domain.skills()
     if name == "no-state":
-        return Agent(policy=NoStatePolicy(catalogue), engine=ProceduralEngine(domain), name=name)
+        return Agent(
+            policy=NoStatePolicy(catalogue),
+            engine=ProceduralEngine(domain),
+            name=name,
+            revision=NO_STATE_REVISIONS.get(env),
+        )
+    if name == "weakest-first":
+        return Agent(
+            policy=WeakestFirstPolicy(catalogue),
+            engine=ProceduralEngine(domain),
+            name=name,
+            revision=WEAKEST_FIRST_REVISION,
+        )
     return Agent(
         policy=STATE_POLICIES[env](catalogue, None),
         engine=ProceduralEngine(domain),

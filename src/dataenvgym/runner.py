@@ -196,6 +196,8 @@ def run_episode(
         "agent": agent.name,
         "privileged": agent.privileged,
         "agent_revision": agent.revision,
+        # A board pairs runs only of the same version of the domain (generators, scorer).
+        "domain_version": getattr(teacher_env.domain, "version", None),
         # Episodes of one seed pair only when they ran with the same numerics (numerics.py).
         "numerics": describe_numerics(),
         "teacher": {

@@ -35,6 +35,9 @@ from dataenvgym.types import (
     subskill_key,
 )
 
+#: The description of an Open-Ended spec that names no skill: "more examples of the task".
+TASK_SPEC = "examples of the task"
+
 
 def _split_key(key: str) -> tuple[str, str]:
     skill, _, subskill = key.partition("/")
@@ -77,18 +80,21 @@ class _Policy:
 
 
 class NoStatePolicy(_Policy):
-    """The paper's baseline: the same budget, uniform over skills, blind to the observation."""
+    """The paper's baseline: the same budget, blind to the observation.
+
+    * Open-Ended: the environment gives no skill structure, so the baseline asks for
+      examples of the task as a whole (one spec with no skill), and the engine draws each
+      datum from the task's own distribution. This is the paper's no-state baseline for
+      that environment; it is not the Skill-Tree plan.
+    * Skill-List: the same count for every skill.
+    * Skill-Tree: every subskill of the catalogue, the same count each.
+    """
 
     def plan(self, observation: Observation) -> Action:
         budget = observation.budget_per_iteration
         if isinstance(observation, OpenEndedObservation):
-            counts = uniform(self.subskill_keys, budget)
             return OpenEndedAction(
-                specs=[
-                    DataSpec(count=n, skill=_split_key(k)[0], subskill=_split_key(k)[1])
-                    for k, n in counts.items()
-                    if n
-                ]
+                specs=[DataSpec(description=TASK_SPEC, count=budget)] if budget else []
             )
         if isinstance(observation, SkillListObservation):
             counts = uniform([s.name for s in self.catalogue], budget)
@@ -286,6 +292,100 @@ class SkillTreeStatePolicy(_Policy):
             if skill.name in skill_weights
         }
         return SkillTreeAction(explore=explore, notes=f"explore {counts}")
+
+
+# --------------------------------------------------------------------------- weakest first
+
+
+def weakest_first_counts(accuracies: dict[str, float], budget: int) -> dict[str, int]:
+    """Data per unit ∝ (1 − accuracy)², exactly ``budget`` in all (uniform when every unit
+    is mastered)."""
+    weights = {k: (1.0 - a) ** 2 for k, a in accuracies.items()}
+    if not any(weights.values()):
+        return uniform(sorted(accuracies), budget)
+    return largest_remainder(weights, budget)
+
+
+class WeakestFirstPolicy(_Policy):
+    """A poor with-state teacher, kept as a yardstick: data per unit ∝ (1 − accuracy)².
+
+    It reads the state (the units' validation accuracy) but not their history, so it feeds
+    the units furthest from mastery whether or not they respond to data, and starves the
+    learnable ones. Measured in calibration probes on arithmetic it lost to uniform data by
+    10–27 points; a testbed with power must rank it below uniform (a normalized score below
+    0). Units: subskills in Open-Ended and Skill-Tree, skills in Skill-List.
+    """
+
+    def plan(self, observation: Observation) -> Action:
+        budget = observation.budget_per_iteration
+        if isinstance(observation, OpenEndedObservation):
+            stats = _subskill_stats(observation.evaluated)
+            accuracies = {k: stats.get(k, (0.0, 0.0))[0] for k in self.subskill_keys}
+            counts = weakest_first_counts(accuracies, budget)
+            return OpenEndedAction(
+                specs=[
+                    DataSpec(count=n, skill=_split_key(k)[0], subskill=_split_key(k)[1])
+                    for k, n in counts.items()
+                    if n
+                ],
+                notes=f"allocation {counts}",
+            )
+        if isinstance(observation, SkillListObservation):
+            accuracies = {
+                s.name: observation.skills[s.name].accuracy if s.name in observation.skills else 0.0
+                for s in self.catalogue
+            }
+            counts = weakest_first_counts(accuracies, budget)
+            return SkillListAction(
+                requests={k: SkillRequest(count=n) for k, n in counts.items()},
+                notes=f"allocation {counts}",
+            )
+        _expect(observation, SkillTreeObservation)
+        assert isinstance(observation, SkillTreeObservation)
+        return self._tree_plan(observation)
+
+    def _tree_plan(self, observation: SkillTreeObservation) -> SkillTreeAction:
+        forest = observation.forest
+        # A subskill's own validation accuracy once it is in the tree; before that, its
+        # skill's (the first step sees skills only).
+        accuracies: dict[str, float] = {}
+        for skill in self.catalogue:
+            node = forest.skills.get(skill.name)
+            for sub in skill.subskills:
+                leaf = node.subskills.get(sub) if node is not None else None
+                if leaf is not None and leaf.history:
+                    accuracies[subskill_key(skill.name, sub)] = leaf.history[-1]
+                else:
+                    accuracies[subskill_key(skill.name, sub)] = node.accuracy if node else 0.0
+        counts = weakest_first_counts(accuracies, observation.budget_per_iteration)
+        explore: dict[str, list[NewSubskill]] = defaultdict(list)
+        exploit: dict[str, dict[str, int]] = defaultdict(dict)
+        for skill in self.catalogue:
+            node = forest.skills.get(skill.name)
+            if node is None:
+                continue
+            for sub, description in skill.subskills.items():
+                n = counts[subskill_key(skill.name, sub)]
+                if sub not in node.subskills:
+                    if n > 0:
+                        explore[skill.name].append(
+                            NewSubskill(name=sub, description=description, allocation=n)
+                        )
+                elif node.subskills[sub].allocation != n:
+                    exploit[skill.name][sub] = n
+        return SkillTreeAction(
+            explore=dict(explore), exploit=dict(exploit), notes=f"allocation {counts}"
+        )
+
+
+#: :attr:`Agent.revision` of the no-state baseline in each environment (absent:
+#: unversioned). Open-Ended 2: one spec for the task as a whole, each datum drawn from the
+#: task's distribution (revision 1 asked for the Skill-Tree plan, so Open-Ended and
+#: Skill-Tree were one episode for the baseline).
+NO_STATE_REVISIONS: dict[str, int] = {"open-ended": 2}
+
+#: :attr:`Agent.revision` of the weakest-first agent.
+WEAKEST_FIRST_REVISION = 1
 
 
 #: The built-in with-state agent's :attr:`Agent.revision` in each environment (absent:

@@ -40,7 +40,7 @@ class ProceduralEngine:
         if observation.iteration == 0:
             self._seen = set()  # a new episode
         rng = random.Random(f"engine:{seed}:{observation.iteration}")
-        wanted = self.planned_counts(plan, observation)
+        wanted = self.planned_counts(plan, observation, seed=seed)
         data: list[TrainingDatum] = []
         for (skill, subskill), count in wanted.items():
             if count <= 0:
@@ -68,12 +68,24 @@ class ProceduralEngine:
         # A nearly exhausted space: fill up with repeats; the environment counts them.
         return out + self.domain.generate(skill, subskill, count - len(out), rng)
 
-    def planned_counts(self, plan: Action, observation: Observation) -> dict[tuple[str, str], int]:
-        """How many data ``plan`` asks of each (skill, subskill): what :meth:`write` writes."""
+    def planned_counts(
+        self, plan: Action, observation: Observation, *, seed: int = 0
+    ) -> dict[tuple[str, str], int]:
+        """How many data ``plan`` asks of each (skill, subskill): what :meth:`generate` writes.
+
+        An Open-Ended spec that names no skill asks for examples of the task as a whole: each
+        of its data is drawn from the task's distribution, which for the built-in domains is
+        every (skill, subskill) alike (their evaluation splits are balanced so), at random
+        with ``seed`` and the iteration.
+        """
         wanted: dict[tuple[str, str], int] = {}
         if isinstance(plan, OpenEndedAction):
+            units = [(skill, sub) for skill, subs in self.catalogue.items() for sub in subs]
+            task_rng = random.Random(f"task:{seed}:{observation.iteration}")
             for spec in plan.specs:
                 if spec.skill is None:
+                    for unit in task_rng.choices(units, k=spec.count) if units else []:
+                        wanted[unit] = wanted.get(unit, 0) + 1
                     continue
                 subs = [spec.subskill] if spec.subskill else self.catalogue.get(spec.skill, [])
                 for sub, n in uniform(subs, spec.count).items():

@@ -24,7 +24,13 @@ from dataenvgym.errors import ConfigError
 
 #: What :func:`dataenvgym.leaderboard.board.build_board` reads of a ``summary.json``, besides
 #: the initial and final test accuracy.
-SUMMARY_KEYS = ("privileged", "agent_revision", "numerics", "total_training_data")
+SUMMARY_KEYS = (
+    "privileged",
+    "agent_revision",
+    "domain_version",
+    "numerics",
+    "total_training_data",
+)
 ITERATION_KEYS = ("iteration", "num_total_data", "test_accuracy", "test_measured")
 
 

@@ -73,17 +73,35 @@ class Board:
 
     rows: list[BoardRow] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: (agent, setting, the earlier setting it repeats): the agent played the very same
+    #: episodes (initial and final test accuracy on every seed) in both settings.
+    repeats: list[tuple[str, Setting, Setting]] = field(default_factory=list)
+
+    def _counted_once(self) -> set[tuple[str, Setting]]:
+        """(agent, setting) rows left out of the means: the agent and both references
+        repeat an earlier setting, so its score is that setting's score again."""
+        repeated: dict[Setting, dict[str, Setting]] = defaultdict(dict)
+        for agent, setting, earlier in self.repeats:
+            repeated[setting][agent] = earlier
+        out = set()
+        for setting, by_agent in repeated.items():
+            for agent, earlier in by_agent.items():
+                if all(by_agent.get(ref) == earlier for ref in (NO_STATE, ORACLE)):
+                    out.add((agent, setting))
+        return out
 
     def settings(self) -> list[Setting]:
         return list(dict.fromkeys(row.setting for row in self.rows))
 
     def overall(self) -> list[dict[str, Any]]:
-        """Per non-reference agent: mean normalized score over the settings that have one."""
+        """Per non-reference agent: mean normalized score over the settings that have one,
+        a setting that repeats another for the agent and its references counted once."""
         by_agent: dict[str, list[float]] = defaultdict(list)
         counts: dict[str, int] = defaultdict(int)
         privileged: dict[str, bool] = {}
+        once = self._counted_once()
         for row in self.rows:
-            if row.score is None:
+            if row.score is None or (row.agent, row.setting) in once:
                 continue
             counts[row.agent] += 1
             privileged[row.agent] = row.privileged
@@ -144,7 +162,34 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
                     data_trained=_mean_data(by_seed.values()),
                 )
             )
+    board.repeats = _repeats(runs)
     return board
+
+
+def _repeats(
+    runs: Mapping[Setting, Mapping[str, Mapping[int, Mapping[str, Any]]]],
+) -> list[tuple[str, Setting, Setting]]:
+    """Per agent, the settings (same domain, budget, iterations and student, another
+    environment) in which it played exactly the episodes of an earlier one."""
+    seen: dict[tuple[str, tuple[Any, ...]], Setting] = {}
+    out = []
+    for setting, agents in runs.items():
+        domain, _env, budget, iterations, student = setting
+        for agent, by_seed in agents.items():
+            outcome = tuple(
+                (seed, _accuracy(s, "initial"), _accuracy(s, "final"))
+                for seed, s in sorted(by_seed.items())
+            )
+            key = (agent, (domain, budget, iterations, student, outcome))
+            if key in seen:
+                out.append((agent, setting, seen[key]))
+            else:
+                seen[key] = setting
+    return out
+
+
+def _accuracy(summary: Mapping[str, Any], when: str) -> float:
+    return float(summary[when]["test_accuracy"])
 
 
 def _gain(summary: Mapping[str, Any]) -> float:

@@ -90,6 +90,16 @@ def _overall_lines(board: Board) -> list[list[str]]:
     return lines
 
 
+def _repeat_lines(board: Board) -> list[str]:
+    """One line per agent that played the same episodes in two settings."""
+    return [
+        f"{agent} played the same episodes in {setting_label(setting)} as in "
+        f"{setting_label(earlier)}: one setting for it, counted once in its mean where its "
+        "references repeat too."
+        for agent, setting, earlier in board.repeats
+    ]
+
+
 def rich_table(board: Board) -> Table:
     table = Table(title="leaderboard")
     text_columns = [*SETTING_COLUMNS, "agent"]
@@ -124,6 +134,8 @@ def markdown(board: Board) -> str:
     if flat:
         names = ", ".join(setting_label(s) for s in flat)
         out.write(f"\nCannot tell agents apart (oracle ≤ no-state): {names}.\n")
+    for repeat in _repeat_lines(board):
+        out.write(f"\n{repeat}\n")
     out.write("\n| agent | mean score | settings scored |\n| --- | --- | --- |\n")
     for line in _overall_lines(board):
         out.write("| " + " | ".join(line) + " |\n")
@@ -229,6 +241,7 @@ def html_page(board: Board, title: str) -> str:
         if flat
         else ""
     )
+    note += "".join(f"<p>{html.escape(line)}</p>" for line in _repeat_lines(board))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
@@ -259,6 +272,10 @@ def write_board(
     payload = {
         "rows": records(board),
         "overall": board.overall(),
+        "repeats": [
+            {"agent": agent, "setting": list(setting), "repeats": list(earlier)}
+            for agent, setting, earlier in board.repeats
+        ],
         "failed": board.failed,
         "runs": runs or [],
     }

@@ -44,7 +44,7 @@ from dataenvgym.numerics import (
 )
 
 REFERENCES = ("no-state", "oracle")
-DEFAULT_AGENTS = ("with-state", "no-state", "oracle")
+DEFAULT_AGENTS = ("with-state", "weakest-first", "no-state", "oracle")
 
 #: The standard suite's own settings per domain. Code and tool use are learnt to the ceiling
 #: within 5 × 384 data whatever the teacher: on the board of 5-iteration runs no-state ended
@@ -257,7 +257,13 @@ def interrupted_record(folder: Path, config: RunConfig) -> dict[str, Any] | None
     if checkpoint.agent is not None:
         # The same unpickling a resume does (checkpoints are the user's own files).
         revision = getattr(pickle.loads(checkpoint.agent), "revision", None)
-    return {"agent_revision": revision, "numerics": checkpoint_numerics(checkpoint)}
+    # A checkpoint does not record the domain's version: an interrupted run counts as of the
+    # current one (its settings equal the episode's).
+    return {
+        "agent_revision": revision,
+        "domain_version": current_domain_version(config),
+        "numerics": checkpoint_numerics(checkpoint),
+    }
 
 
 def finished_summary(
@@ -282,13 +288,42 @@ def current_revision(config: RunConfig) -> int | None:
     """The revision of a built-in agent's behaviour (``Agent.revision``) in the episode
     ``config`` describes; None for others (LLM teachers, users' agents)."""
     from dataenvgym.agents.oracle import ORACLE_REVISION
-    from dataenvgym.agents.policies import WITH_STATE_REVISIONS
+    from dataenvgym.agents.policies import (
+        NO_STATE_REVISIONS,
+        WEAKEST_FIRST_REVISION,
+        WITH_STATE_REVISIONS,
+    )
 
     if config.teacher != "procedural":
         return None
     if config.agent == "with-state":
         return WITH_STATE_REVISIONS.get(config.env)
+    if config.agent == "no-state":
+        return NO_STATE_REVISIONS.get(config.env)
+    if config.agent == "weakest-first":
+        return WEAKEST_FIRST_REVISION
     return ORACLE_REVISION if config.agent == "oracle" else None
+
+
+#: The domain version of runs whose summary predates domain versions: every built-in domain
+#: was at version 1 then.
+UNVERSIONED_DOMAIN = "1"
+
+
+def current_domain_version(config: RunConfig) -> str | None:
+    """The version of the episode's domain as it is now (``Domain.version``; None for a
+    domain that declares none)."""
+    from dataenvgym.registry import make_domain
+
+    version = getattr(make_domain(config.domain, config.domain_config), "version", None)
+    return None if version is None else str(version)
+
+
+def _domain_version(summary: dict[str, Any]) -> str | None:
+    if "domain_version" not in summary:
+        return UNVERSIONED_DOMAIN
+    version = summary["domain_version"]
+    return None if version is None else str(version)
 
 
 def is_current(
@@ -296,17 +331,23 @@ def is_current(
 ) -> bool:
     """Whether a finished run is of the episode's agent as it is now, not of an older
     revision of it (a summary written before revisions were kept has none), and ran with
-    ``numerics`` (as :func:`dataenvgym.numerics.describe` writes them; None: any)."""
-    return summary.get("agent_revision") == current_revision(config) and same_numerics(
-        summary.get("numerics"), numerics
+    ``numerics`` (as :func:`dataenvgym.numerics.describe` writes them; None: any), on the
+    domain's current version (a board never mixes domain versions)."""
+    return (
+        summary.get("agent_revision") == current_revision(config)
+        and _domain_version(summary) == current_domain_version(config)
+        and same_numerics(summary.get("numerics"), numerics)
     )
 
 
 def set_aside(folder: Path, summary: dict[str, Any], config: RunConfig) -> Path:
-    """Move a run of an older agent revision, or one finished or begun with other numerics,
-    out of the episode's way, kept (``….revision-N`` or ``….numerics-AVX512``)."""
+    """Move a run of an older agent revision or domain version, or one finished or begun
+    with other numerics, out of the episode's way, kept (``….revision-N``, ``….domain-vN``
+    or ``….numerics-AVX512``)."""
     if summary.get("agent_revision") != current_revision(config):
         stem = f"{folder.name}.revision-{summary.get('agent_revision') or 'old'}"
+    elif _domain_version(summary) != current_domain_version(config):
+        stem = f"{folder.name}.domain-v{_domain_version(summary)}"
     else:
         stem = f"{folder.name}.numerics-{summary.get('numerics', {}).get('cpu_capability')}"
     target = folder.with_name(stem)

@@ -150,6 +150,9 @@ class ArithmeticDomain:
     """Built-in arithmetic: 4 skills, 10 subskills, exact scorer with partial credit."""
 
     name = NAME
+    #: Bumped when a change to the generators, splits or scorer makes earlier runs
+    #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
+    version = "1"
 
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
         self.config = config or ArithmeticConfig()

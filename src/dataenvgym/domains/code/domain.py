@@ -120,6 +120,9 @@ class CodeDomain:
     """Built-in code: 8 skills, 16 subskills, pass@1 by running hidden tests in the sandbox."""
 
     name = NAME
+    #: Bumped when a change to the generators, splits or scorer makes earlier runs
+    #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
+    version = "1"
 
     def __init__(self, config: CodeConfig | None = None) -> None:
         self.config = config or CodeConfig()

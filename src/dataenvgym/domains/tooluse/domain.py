@@ -104,6 +104,9 @@ class ToolUseDomain:
     """Built-in tool use: 5 skills, 12 subskills; plan accuracy and executed answers."""
 
     name = NAME
+    #: Bumped when a change to the generators, splits or scorer makes earlier runs
+    #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
+    version = "1"
 
     def __init__(self, config: ToolUseConfig | None = None) -> None:
         self.config = config or ToolUseConfig()

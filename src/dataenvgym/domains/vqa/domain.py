@@ -167,6 +167,9 @@ class VQADomain:
     """Built-in VQA over rendered scenes: 6 skills, 14 subskills, exact match."""
 
     name = NAME
+    #: Bumped when a change to the generators, splits or scorer makes earlier runs
+    #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
+    version = "1"
 
     def __init__(self, config: VQAConfig | None = None) -> None:
         self.config = config or VQAConfig()
