@@ -66,13 +66,17 @@ def test_allocation_follows_gains_over_a_floor() -> None:
 
 
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
-def test_oracle_is_privileged_and_never_scores_a_test_item(env_name: str, tiny_kwargs: Any) -> None:
+def test_oracle_is_privileged_within_budget_and_never_scores_a_test_item(
+    env_name: str, tiny_kwargs: Any
+) -> None:
     env, agent, observation = _attached_oracle(tiny_kwargs, env_name)
     assert agent.privileged
     recorder = _RecordingEvaluator(env.evaluator)
     env.evaluator = recorder
     weights = {k: v.clone() for k, v in env.student.model.state_dict().items()}  # type: ignore[attr-defined]
     action = agent.act(observation)
+    # The same data budget as every agent: the look-ahead's copies do not count, its plan does.
+    assert len(action.data) <= observation.budget_per_iteration
     test_prompts = {i.prompt for i in env.test}
     assert recorder.prompts, "the oracle scored nothing"
     assert not set(recorder.prompts) & test_prompts
