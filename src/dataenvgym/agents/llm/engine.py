@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from dataenvgym.agents.llm.render import domain_brief, dumps, instance_line, lines, schema_note
 from dataenvgym.agents.llm.schemas import GeneratedItems
 from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
-from dataenvgym.llm import load_prompt
+from dataenvgym.llm import LLMCallFailed, load_prompt
 from dataenvgym.llm.batch import map_in_order
+from dataenvgym.llm.schema import with_keywords
 from dataenvgym.protocols import Domain
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
@@ -43,6 +44,8 @@ from dataenvgym.types import (
 
 #: Already-written questions listed in a top-up request (enough to steer, short enough).
 _AVOID_SHOWN = 30
+#: An engine call that failed after its retries (as opposed to None: no valid object).
+_FAILED = object()
 
 
 @dataclass
@@ -106,6 +109,16 @@ class LLMEngine:
         source = self._catalogue
         return list(source() if callable(source) else source)
 
+    # ------------------------------------------------------------------ teacher health
+
+    def teacher_health(self, iteration: int, budget: int) -> dict[str, Any]:
+        """The teacher's health in ``iteration`` (see :meth:`LLMTeacher.health`)."""
+        return self.teacher.health(iteration, budget)
+
+    def on_degraded(self) -> None:
+        """The run stops for an unusable teacher (see :meth:`LLMTeacher.on_degraded`)."""
+        self.teacher.on_degraded()
+
     # ------------------------------------------------------------------ Engine protocol
 
     def generate(self, plan: Action, observation: Observation, *, seed: int) -> list[TrainingDatum]:
@@ -153,19 +166,27 @@ class LLMEngine:
                 batch.append(self._messages(target, chunk, observation, round_index))
                 seeds.append(call_seed(seed, iteration, round_index, t_index, c_index))
         # One seed per call: identical prompts (two chunks of one target) must sample apart.
-        answers = self._ask(batch, seeds)
+        answers = self._ask(batch, seeds, [chunk for _, chunk in jobs])
         ledger = self.teacher.engine_ledger
         # Build every returned example first and verify them all at once: a domain that
         # verifies by running code does it in one batch (verify_many) rather than per item.
         built: list[list[TrainingDatum | None]] = []
         for (target, chunk), answer in zip(jobs, answers, strict=True):
-            items = answer.items[: 2 * chunk] if answer is not None else []
-            ledger.add(iteration, dropped_surplus=len(answer.items) - len(items) if answer else 0)
+            if not isinstance(answer, GeneratedItems):
+                built.append([])
+                continue
+            items = answer.items[: 2 * chunk]
+            ledger.add(iteration, dropped_surplus=len(answer.items) - len(items))
             built.append([self._datum(i.prompt, i.answer, target) for i in items])
         verdicts = iter(self._verify([d for row in built for d in row if d is not None]))
         for (target, chunk), answer, row in zip(jobs, answers, built, strict=True):
-            if answer is None:
+            # Counted as in llm_usage.json's usage: failed_calls are calls given up after
+            # retries, invalid_outputs answers that never gave a valid object.
+            if answer is _FAILED:
                 ledger.add(iteration, failed_calls=1, lost_to_failed_calls=chunk)
+                continue
+            if answer is None:
+                ledger.add(iteration, invalid_outputs=1, lost_to_invalid_outputs=chunk)
                 continue
             taken = 0
             for datum in row:
@@ -173,6 +194,8 @@ class LLMEngine:
                 if taken == chunk or target.missing == 0:
                     ledger.add(iteration, dropped_surplus=1)
                     continue
+                if datum is not None and error is not None:
+                    datum, error = self._repair(datum, error, iteration)
                 reason = self._reason(datum, error, shown)
                 if datum is None or reason:
                     ledger.add(iteration, **{f"dropped_{reason}": 1})
@@ -181,19 +204,40 @@ class LLMEngine:
                 target.kept.append(datum)
                 taken += 1
 
-    def _ask(self, batch: list[list[dict[str, Any]]], seeds: list[int]) -> list[Any]:
+    def _ask(
+        self, batch: list[list[dict[str, Any]]], seeds: list[int], counts: list[int]
+    ) -> list[Any]:
         client, opts = self.teacher.client, self.teacher.options
 
         # complete_structured_many takes one seed for the whole batch; calls with their own
         # seeds go through the same ordered thread pool as single structured calls.
-        def one(pair: tuple[list[dict[str, Any]], int]) -> GeneratedItems | None:
-            messages, call = pair
-            return client.complete_structured(
-                messages, GeneratedItems, role="engine", max_reasks=opts.max_reasks, seed=call
-            )
+        def one(job: tuple[list[dict[str, Any]], int, int]) -> GeneratedItems | object | None:
+            messages, call, count = job
+            try:
+                return client.complete_structured(
+                    messages,
+                    GeneratedItems,
+                    role="engine",
+                    max_reasks=opts.max_reasks,
+                    json_schema=self._items_schema(count),
+                    seed=call,
+                )
+            except LLMCallFailed:  # counted in usage; counted here as a failed call
+                return _FAILED
 
-        pairs = list(zip(batch, seeds, strict=True))
-        return map_in_order(one, pairs, client.config.max_concurrency, skip_failures=True)
+        jobs = list(zip(batch, seeds, counts, strict=True))
+        return map_in_order(one, jobs, client.config.max_concurrency, skip_failures=False)
+
+    def _items_schema(self, count: int) -> dict[str, Any]:
+        """The engine's schema for one call: exactly ``count`` items, and where the domain
+        states its question format (``prompt_pattern``), questions in that format."""
+        keywords: dict[tuple[str, ...], dict[str, Any]] = {
+            ("properties", "items"): {"minItems": count, "maxItems": count}
+        }
+        pattern = getattr(self.domain, "prompt_pattern", None)
+        if isinstance(pattern, str) and pattern:
+            keywords[("$defs", "GeneratedItem", "properties", "prompt")] = {"pattern": pattern}
+        return with_keywords(GeneratedItems, keywords)
 
     def _datum(self, prompt: str, answer: str, target: Target) -> TrainingDatum | None:
         """The example as a training datum, or None when it is malformed (blank)."""
@@ -210,6 +254,24 @@ class LLMEngine:
             )
         except ValidationError:
             return None
+
+    def _repair(
+        self, datum: TrainingDatum, error: str, iteration: int
+    ) -> tuple[TrainingDatum, str | None]:
+        """Where the domain can compute the answer to a question (``reference_answer``), a
+        well-formed question with a wrong answer is kept with the right one (counted as
+        ``repaired_answers``); otherwise the verdict stands."""
+        solve = getattr(self.domain, "reference_answer", None)
+        if not self.teacher.options.repair_answers or not callable(solve):
+            return datum, error
+        answer = solve(datum.prompt)
+        if not isinstance(answer, str) or answer == datum.response:
+            return datum, error
+        fixed = self._datum(datum.prompt, answer, _target_of(datum))
+        if fixed is None or self.domain.verify(fixed) is not None:
+            return datum, error
+        self.teacher.engine_ledger.add(iteration, repaired_answers=1)
+        return fixed, None
 
     def _verify(self, data: list[TrainingDatum]) -> list[str | None]:
         """The domain's verdict on each datum (None: correct), in one batch where it can."""
@@ -323,6 +385,12 @@ class LLMEngine:
         if isinstance(observation, SkillListObservation):
             return {e.instance.prompt for s in observation.skills.values() for e in s.errors}
         return set()
+
+
+def _target_of(datum: TrainingDatum) -> Target:
+    """The target a datum was written for, enough to rebuild it with another answer."""
+    description = str(datum.metadata.get("target", "")) if datum.metadata else ""
+    return Target(datum.skill, datum.subskill, description, 1)
 
 
 def _errors_by_skill(observation: Observation) -> dict[str, list[EvaluatedInstance]]:
