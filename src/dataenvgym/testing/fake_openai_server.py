@@ -27,7 +27,7 @@ from typing import Any, Literal
 #: Given the request body, returns the assistant message content, or
 #: ``{"tool_calls": [...]}`` to answer with tool calls instead.
 Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
-FaultKind = Literal["429", "500", "timeout", "truncated", "malformed"]
+FaultKind = Literal["429", "500", "501", "timeout", "truncated", "malformed"]
 ALL_FAULTS: tuple[FaultKind, ...] = ("429", "500", "timeout", "truncated", "malformed")
 
 
@@ -343,6 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "500":
             self._send_json(500, _error_body("The server had an error.", "server_error"))
+            return
+        if fault == "501":
+            self._send_json(501, _error_body("Not Implemented", "server_error"))
             return
         if fault == "timeout":
             time.sleep(state.faults.hang_s)

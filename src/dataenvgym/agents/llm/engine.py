@@ -178,7 +178,11 @@ class LLMEngine:
             items = answer.items[: 2 * chunk]
             ledger.add(iteration, dropped_surplus=len(answer.items) - len(items))
             built.append([self._datum(i.prompt, i.answer, target) for i in items])
-        verdicts = iter(self._verify([d for row in built for d in row if d is not None]))
+        flat = [d for row in built for d in row if d is not None]
+        flat, checked = self._repair(flat, self._verify(flat), iteration)
+        fixed = iter(flat)
+        built = [[next(fixed) if d is not None else None for d in row] for row in built]
+        verdicts = iter(checked)
         for (target, chunk), answer, row in zip(jobs, answers, built, strict=True):
             # Counted as in llm_usage.json's usage: failed_calls are calls given up after
             # retries, invalid_outputs answers that never gave a valid object.
@@ -194,8 +198,6 @@ class LLMEngine:
                 if taken == chunk or target.missing == 0:
                     ledger.add(iteration, dropped_surplus=1)
                     continue
-                if datum is not None and error is not None:
-                    datum, error = self._repair(datum, error, iteration)
                 reason = self._reason(datum, error, shown)
                 if datum is None or reason:
                     ledger.add(iteration, **{f"dropped_{reason}": 1})
@@ -256,22 +258,30 @@ class LLMEngine:
             return None
 
     def _repair(
-        self, datum: TrainingDatum, error: str, iteration: int
-    ) -> tuple[TrainingDatum, str | None]:
+        self, data: list[TrainingDatum], verdicts: list[str | None], iteration: int
+    ) -> tuple[list[TrainingDatum], list[str | None]]:
         """Where the domain can compute the answer to a question (``reference_answer``), a
         well-formed question with a wrong answer is kept with the right one (counted as
-        ``repaired_answers``); otherwise the verdict stands."""
+        ``repaired_answers``, verified again in one batch); otherwise the verdict stands."""
         solve = getattr(self.domain, "reference_answer", None)
         if not self.teacher.options.repair_answers or not callable(solve):
-            return datum, error
-        answer = solve(datum.prompt)
-        if not isinstance(answer, str) or answer == datum.response:
-            return datum, error
-        fixed = self._datum(datum.prompt, answer, _target_of(datum))
-        if fixed is None or self.domain.verify(fixed) is not None:
-            return datum, error
-        self.teacher.engine_ledger.add(iteration, repaired_answers=1)
-        return fixed, None
+            return data, verdicts
+        candidates: dict[int, TrainingDatum] = {}
+        for index, (datum, error) in enumerate(zip(data, verdicts, strict=True)):
+            answer = solve(datum.prompt) if error is not None else None
+            if isinstance(answer, str) and answer != datum.response:
+                fixed = self._datum(datum.prompt, answer, _target_of(datum))
+                if fixed is not None:
+                    candidates[index] = fixed
+        if not candidates:
+            return data, verdicts
+        data, verdicts = list(data), list(verdicts)
+        rechecked = self._verify(list(candidates.values()))
+        for (index, fixed), error in zip(candidates.items(), rechecked, strict=True):
+            if error is None:
+                data[index], verdicts[index] = fixed, None
+                self.teacher.engine_ledger.add(iteration, repaired_answers=1)
+        return data, verdicts
 
     def _verify(self, data: list[TrainingDatum]) -> list[str | None]:
         """The domain's verdict on each datum (None: correct), in one batch where it can."""
