@@ -114,7 +114,7 @@ class _NoModelsRoute(FakeOpenAIServer):
         def do_get(request: object) -> None:
             request._send_json(404, {"error": {"message": "no route"}})  # type: ignore[attr-defined]
 
-        handler.do_GET = do_get  # type: ignore[attr-defined,method-assign]
+        handler.do_GET = do_get  # type: ignore[attr-defined]
         return self
 
 

@@ -28,6 +28,10 @@ class OutputModes:
     def __init__(self, ladder: Sequence[str]) -> None:
         self.ladder = list(ladder)
         self._index = 0
+        # Lowest mode reached by refusals (4xx): a fact about the endpoint that a later
+        # session may start from. Steps for ignored requests are not kept: a fixed endpoint
+        # deserves a fresh look.
+        self._refused_index = 0
         self._lock = threading.Lock()
         self._changes: list[dict[str, str]] = []
         self._answers: dict[str, list[int]] = {}  # mode -> [with JSON, without JSON]
@@ -44,23 +48,34 @@ class OutputModes:
             return []
         return self.ladder[self.ladder.index(mode) + 1 :]
 
-    def step_down(self, mode: str, to: str, reason: str) -> bool:
+    def step_down(self, mode: str, to: str, reason: str, *, refused: bool = True) -> bool:
         """Move from ``mode`` to ``to`` unless the endpoint already stands lower.
+
+        Args:
+            mode: The mode that failed.
+            to: The mode to use from now on.
+            reason: Why, as recorded.
+            refused: The endpoint refused ``mode`` (4xx), rather than ignoring it.
 
         Returns:
             True when this call moved it (the caller logs it once).
         """
         with self._lock:
-            if to not in self.ladder or self.ladder.index(to) <= self._index:
+            if to not in self.ladder:
+                return False
+            if refused:
+                self._refused_index = max(self._refused_index, self.ladder.index(to))
+            if self.ladder.index(to) <= self._index:
                 return False
             self._index = self.ladder.index(to)
             self._changes.append({"from": mode, "to": to, "reason": reason})
             return True
 
-    def resume_at(self, mode: str, reason: str = "found by an earlier session") -> None:
+    def resume_at(self, mode: str, reason: str = "refused in an earlier session") -> None:
         """Start at ``mode`` (found before, e.g. by an earlier session of the run folder)."""
         with self._lock:
             if mode in self.ladder and self.ladder.index(mode) > self._index:
+                self._refused_index = max(self._refused_index, self.ladder.index(mode))
                 self._changes.append(
                     {"from": self.ladder[self._index], "to": mode, "reason": reason}
                 )
@@ -78,7 +93,8 @@ class OutputModes:
         if ignored:
             lower = self.below(mode)
             if lower:
-                self.step_down(mode, lower[0], f"{IGNORED_AFTER} answers in {mode} held no JSON")
+                reason = f"{IGNORED_AFTER} answers in {mode} held no JSON"
+                self.step_down(mode, lower[0], reason, refused=False)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``llm_usage.json`` records: the ladder, the mode in use and every change."""
@@ -86,6 +102,7 @@ class OutputModes:
             return {
                 "ladder": list(self.ladder),
                 "mode": self.ladder[self._index],
+                "refused_down_to": self.ladder[self._refused_index],
                 "changes": [dict(c) for c in self._changes],
                 "answers": {
                     m: {"with_json": c[0], "without_json": c[1]} for m, c in self._answers.items()

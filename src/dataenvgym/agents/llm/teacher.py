@@ -225,9 +225,10 @@ class LLMTeacher:
         self._resume_output_mode()
 
     def _resume_output_mode(self) -> None:
-        """Start at the structured-output mode an earlier session of this run found."""
+        """Start at the structured-output mode an earlier session of this run was refused
+        down to (modes it stepped down from because answers ignored them are tried again)."""
         for report in reversed(self.earlier_sessions):
-            found = (report.get("structured_output") or {}).get("mode")
+            found = (report.get("structured_output") or {}).get("refused_down_to")
             if report.get("endpoint") == self.config.endpoint() and isinstance(found, str):
                 self.client.transport.modes.resume_at(found)
                 return
