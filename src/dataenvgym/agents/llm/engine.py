@@ -138,7 +138,10 @@ class LLMEngine:
                 break
             if round_index > 0:
                 ledger.add(iteration, topup_rounds=1, topup_requested=sum(t.missing for t in short))
-            self._round(short, observation, seed, iteration, round_index, shown)
+            if not self._round(short, observation, seed, iteration, round_index, shown):
+                # Not one call of the round gave a valid answer (endpoint down, or it does
+                # not answer in JSON): top-ups would only spend the same time again.
+                break
         data = [d for t in targets for d in t.kept]
         ledger.add(iteration, kept=len(data), shortfall=sum(max(0, t.missing) for t in targets))
         self.teacher.write_usage(iteration)
@@ -154,7 +157,9 @@ class LLMEngine:
         iteration: int,
         round_index: int,
         shown: set[str],
-    ) -> None:
+    ) -> bool:
+        """One concurrent call per chunk of every target; True when any call gave a valid
+        answer."""
         size = self.teacher.options.items_per_call
         jobs: list[tuple[Target, int]] = []
         batch: list[list[dict[str, Any]]] = []
@@ -205,6 +210,7 @@ class LLMEngine:
                 self._seen.add(datum.prompt)
                 target.kept.append(datum)
                 taken += 1
+        return any(isinstance(answer, GeneratedItems) for answer in answers)
 
     def _ask(
         self, batch: list[list[dict[str, Any]]], seeds: list[int], counts: list[int]
