@@ -301,8 +301,9 @@ def test_a_dead_server_mid_episode_means_fallbacks_not_a_crash() -> None:
         action = agent.act(tree_observation(budget=20, addition__carry=10))
     assert isinstance(action, SkillTreeAction) and action.data == []
     usage = teacher.client.usage.total()
-    # One policy call and one engine call, each tried twice; the tree kept its allocation.
-    assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 2
+    # The policy call is tried twice; once it failed, the engine call gets one attempt (a
+    # dead endpoint costs one backoff, not one per call). The tree kept its allocation.
+    assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 1
     assert teacher.policy_fallbacks == {"skill_tree_decision": 1}
     assert teacher.engine_ledger.get(1)["lost_to_failed_calls"] == 10
 

@@ -71,6 +71,9 @@ class Transport:
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         #: Which structured-output mode this endpoint takes (detected once, then kept).
         self.modes = OutputModes(config.output_modes())
+        # Set when a call failed after all its retries and none has succeeded since: later
+        # calls get one attempt each, so a dead endpoint costs one backoff, not one per call.
+        self._down = False
 
     def sdk(self) -> openai.OpenAI:
         """The SDK client, created on first use so that a fully cached re-run needs neither
@@ -125,10 +128,11 @@ class Transport:
             exc = state.outcome.exception() if state.outcome is not None else None
             logger.info("LLM %s call: %s; retry %d", role, _describe(exc), state.attempt_number)
 
+        attempts = 1 if self._down else cfg.max_retries + 1
         retrying = Retrying(
             # A dead or hung endpoint must not hold a call for ever: no retry starts after
             # max_call_seconds (each attempt is itself bounded by timeout_s).
-            stop=stop_after_attempt(cfg.max_retries + 1) | stop_after_delay(cfg.max_call_seconds),
+            stop=stop_after_attempt(attempts) | stop_after_delay(cfg.max_call_seconds),
             wait=make_wait(cfg.backoff_initial_s, cfg.backoff_max_s, cfg.retry_after_max_s),
             retry=retry_if_exception(is_transient),
             before_sleep=count_retry,
@@ -141,13 +145,15 @@ class Transport:
             if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
                 status = exc.status_code
                 raise LLMRequestRejected(rejection_message(cfg, exc), status_code=status) from exc
-            attempts = retrying.statistics.get("attempt_number", cfg.max_retries + 1)
+            self._down = True
+            attempts = retrying.statistics.get("attempt_number", attempts)
             message = (
                 f"LLM {role} call to {cfg.endpoint()} failed after {attempts} attempt(s): "
                 f"{_describe(exc)}"
             )
             logger.warning(message)
             raise LLMCallFailed(message, role=role, attempts=attempts) from exc
+        self._down = False
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage is not None else 0
         completion_tokens = usage.completion_tokens if usage is not None else 0
