@@ -211,6 +211,7 @@ class LLMClient:
         max_reasks: int = 2,
         skip_failures: bool = True,
         json_schema: dict[str, Any] | None = None,
+        json_schemas: Sequence[dict[str, Any] | None] | None = None,
         **overrides: Unpack[SamplingOverrides],
     ) -> list[M | None]:
         """:meth:`complete_structured` over a batch, concurrently, in input order.
@@ -222,19 +223,26 @@ class LLMClient:
             max_reasks: As in :meth:`complete_structured`.
             skip_failures: None (instead of raising) where a call failed after its retries;
                 on by default since an invalid output is None already.
-            json_schema: As in :meth:`complete_structured`.
+            json_schema: As in :meth:`complete_structured`, for every item.
+            json_schemas: One narrower schema per item (None items: ``json_schema``).
             **overrides: As in :meth:`complete`.
 
         Returns:
             The objects, None where an item produced no valid object.
         """
-        params = self._structured_params(overrides, schema, json_schema)
         it = self._iteration
+        narrowed = list(json_schemas) if json_schemas is not None else [None] * len(batch)
+        if len(narrowed) != len(batch):
+            raise ValueError("json_schemas needs one entry per item of the batch")
+        jobs = [
+            (messages, self._structured_params(overrides, schema, own or json_schema))
+            for messages, own in zip(batch, narrowed, strict=True)
+        ]
 
-        def one(messages: Messages) -> M | None:
-            return self._structured(messages, schema, role, it, params, max_reasks)
+        def one(job: tuple[Messages, dict[str, Any]]) -> M | None:
+            return self._structured(job[0], schema, role, it, job[1], max_reasks)
 
-        return map_in_order(one, batch, self.config.max_concurrency, skip_failures)
+        return map_in_order(one, jobs, self.config.max_concurrency, skip_failures)
 
     # -- setup and teardown -----------------------------------------------------------------
 
