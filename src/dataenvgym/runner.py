@@ -62,7 +62,7 @@ def _component_name(component: object) -> str:
 def _teacher_health(agent: Agent, iteration: int, observation: Any) -> dict[str, Any] | None:
     """The engine's report of how much of ``iteration`` its teacher delivered (LLM engines
     have one: ``teacher_health(iteration, budget)``); None for engines without."""
-    probe = getattr(agent.engine, "teacher_health", None)
+    probe = getattr(getattr(agent, "engine", None), "teacher_health", None)
     if not callable(probe):
         return None
     budget = min(observation.budget_per_iteration, observation.budget_left)
@@ -74,7 +74,7 @@ def _stop_degraded(
     agent: Agent, iteration: int, health: dict[str, Any], folder: RunFolder | None
 ) -> TeacherDegraded:
     """Record a degraded iteration and the one line the run stops with."""
-    on_degraded = getattr(agent.engine, "on_degraded", None)
+    on_degraded = getattr(getattr(agent, "engine", None), "on_degraded", None)
     if callable(on_degraded):
         on_degraded()
     where = "."
