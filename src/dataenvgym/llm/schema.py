@@ -6,7 +6,8 @@ answer when it sees the schema. This module turns a pydantic model into the requ
 ``json_schema`` block, made *strict-compatible* where the model allows it: every object
 closed (``additionalProperties: false``), every property listed in ``required`` and no
 ``default`` keywords. A field that has a default stays optional for validation (pydantic
-reads the answer), it is only always written by the model. A model with a free-form mapping
+reads the answer), it is only always written by the model; string lengths are checked when
+the answer is validated rather than sent. A model with a free-form mapping
 (``dict[str, X]``) cannot be strict; it is sent with ``strict: false`` and its own schema.
 """
 
@@ -22,8 +23,9 @@ from typing import Any
 from pydantic import BaseModel
 
 _NAME = re.compile(r"[^a-zA-Z0-9_-]+")
-#: Keywords strict servers refuse or that say nothing to a constrained decoder.
-_DROPPED = ("default",)
+#: Keywords OpenAI's strict mode refuses (``default``; string lengths). They are only dropped
+#: from the schema sent: the answer is still validated against the full pydantic model.
+_DROPPED = ("default", "minLength", "maxLength")
 
 
 @dataclass(frozen=True)
