@@ -5,7 +5,8 @@ path (HTTP, retries, concurrency, cache) runs for real without a model. It speak
 of the wire format: ``POST /v1/chat/completions`` (also ``/chat/completions``) and
 ``GET /v1/models``. Each request is handled in its own thread after a fixed latency, like a
 server that batches freely; a seeded fault mode turns a fraction of calls into 429s, 500s,
-hangs past the client's timeout, or truncated / malformed JSON content.
+501s, hangs past the client's timeout, or truncated / malformed JSON content. For a server
+that answers from the request's JSON schema alone, see :mod:`dataenvgym.testing.schema_server`.
 
 Example:
     >>> with FakeOpenAIServer(lambda req: '{"answer": 4}', latency_s=0.2) as server:
