@@ -8,15 +8,22 @@ domain. The table shows verified data per second at concurrency 1, 4 and 8 and t
 over 1; then the last row is repeated against its warm cache, which must make 0 calls.
 
     python bench/llm_concurrency.py [--data 320] [--items-per-call 5] [--latency 0.2]
+        [--out bench/results/llm_concurrency.json]
+
+The result (rows, the command, date, machine, load and torch version) is written as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from dataenvgym.agents.llm import LLMEngine, LLMTeacher, TeacherOptions
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
@@ -87,7 +94,11 @@ def main() -> None:
     parser.add_argument("--items-per-call", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.2, help="server latency, seconds")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results/llm_concurrency.json"), help="JSON result"
+    )
     args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
     os.environ.setdefault(KEY_ENV, "bench")
     state = plan(ArithmeticDomain(), args.data)
     wanted = state.forest.allocation_total()
@@ -114,6 +125,16 @@ def main() -> None:
             elapsed, made, calls = run(server, cache, state, level, args.items_per_call)
             rate = made / elapsed
             base_rate = base_rate or rate
+            rows.append(
+                {
+                    "concurrency": level,
+                    "seconds": round(elapsed, 3),
+                    "data": made,
+                    "data_per_s": round(rate, 1),
+                    "speedup": round(rate / base_rate, 2),
+                    "server_calls": calls,
+                }
+            )
             print(
                 f"{level:>11} | {elapsed:7.2f} | {made:>4} | {rate:6.1f} | "
                 f"{rate / base_rate:6.2f}x | {calls}"
@@ -125,8 +146,41 @@ def main() -> None:
             f"{'warm cache':>11} | {elapsed:7.2f} | {made:>4} | {made / elapsed:6.0f} | "
             f"{'':>7} | {calls}"
         )
+        rows.append(
+            {
+                "concurrency": "warm cache",
+                "seconds": round(elapsed, 3),
+                "data": made,
+                "data_per_s": round(made / elapsed, 1),
+                "server_calls": calls,
+            }
+        )
+        modes = {r.get("response_format", {}).get("type") for r in server.requests}
+        write_result(args, rows, sorted(str(m) for m in modes))
         if calls != 0:
             raise SystemExit(f"warm cache made {calls} calls; expected 0")
+
+
+def write_result(args: argparse.Namespace, rows: list[dict[str, Any]], modes: list[str]) -> None:
+    """The rows with what they were measured on, as JSON at ``args.out``."""
+    import torch
+
+    result = {
+        "command": "python bench/llm_concurrency.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "load_1min": round(os.getloadavg()[0], 1),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "data": args.data,
+        "items_per_call": args.items_per_call,
+        "latency_s": args.latency,
+        "response_formats_sent": modes,
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {args.out}")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,7 @@ def free_port() -> int:
         ("wrong key", "rejected the API key"),
         ("procedural llm skills", "skills 'llm' needs an LLM teacher"),
         ("unknown setting", "unknown llm setting(s) ['temprature']"),
+        ("unknown model", "model 'fake-model' is not among the models"),
     ],
 )
 def test_llm_setup_errors_are_one_line_exit_2_before_any_work(
@@ -156,10 +157,13 @@ def test_llm_setup_errors_are_one_line_exit_2_before_any_work(
     llm: dict[str, Any] = {"temprature": 0.2} if case == "unknown setting" else {}
     config = write_config(tmp_path, tiny_student, **llm)
     out = tmp_path / "run"
-    with FakeOpenAIServer(api_key="the-right-key") as srv:
+    models = ("llama-3",) if case == "unknown model" else ("fake-model",)
+    with FakeOpenAIServer(api_key="the-right-key", models=models, strict_models=True) as srv:
         base_url = srv.base_url
         if case == "missing key":
             monkeypatch.delenv(TEST_KEY_ENV)
+        if case == "unknown model":
+            monkeypatch.setenv(TEST_KEY_ENV, "the-right-key")
         if case == "unreachable":
             base_url = f"http://127.0.0.1:{free_port()}/v1"
         if case == "procedural llm skills":
@@ -167,9 +171,31 @@ def test_llm_setup_errors_are_one_line_exit_2_before_any_work(
             result = runner.invoke(app, args)
         else:
             result = run_cli(config, base_url, out)
-        assert srv.calls == 0
+        assert srv.calls == (1 if case == "unknown model" else 0)  # its 1-token probe
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0]
     assert SECRET not in result.output
     assert not out.exists(), "nothing may be written before the teacher is checked"
+
+
+@pytest.mark.parametrize("answer", ["Happy to help! Practise carries.", "{'items': [{'prompt'"])
+def test_an_unusable_teacher_ends_the_run_with_one_line_and_exit_2(
+    answer: str, tmp_path: Path, tiny_student: dict[str, Any]
+) -> None:
+    config = write_config(tmp_path, tiny_student)
+    out = tmp_path / "run"
+    with FakeOpenAIServer(lambda request: answer) as srv:
+        result = run_cli(config, srv.base_url, out, "--env", "skill-tree")
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "unusable in iteration 1" in errors[0]
+        assert f"--resume {out}" in errors[0] and "Traceback" not in result.output
+        assert (out / "iteration_000" / "report.json").is_file()
+
+        allowed = run_cli(
+            config, srv.base_url, tmp_path / "allowed", "--env", "skill-tree", "--allow-degraded"
+        )
+    assert allowed.exit_code == 0, allowed.output
+    summary = json.loads((tmp_path / "allowed" / "summary.json").read_text())
+    assert summary["teacher_health"]["degraded"] is True

@@ -51,11 +51,18 @@ def _progress() -> Progress:
 
 
 def execute_run(
-    config: RunConfig, out_dir: Path | None, *, show_progress: bool = True, resume: bool = False
+    config: RunConfig,
+    out_dir: Path | None,
+    *,
+    show_progress: bool = True,
+    resume: bool = False,
+    allow_degraded: bool = False,
 ) -> dict:
     """Build the environment and agent of ``config``, run one episode, return its summary.
 
     With ``resume``, continue ``out_dir`` from its last checkpoint (see ``run --resume``).
+    With ``allow_degraded``, an LLM teacher that delivers (almost) no usable data does not
+    stop the run (see docs/llm-teachers.md).
     """
     from dataenvgym.registry import make_agent, make_env
     from dataenvgym.runner import EpisodeHooks, run_episode
@@ -115,6 +122,7 @@ def execute_run(
             test_every_iteration=config.test_every_iteration,
             hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
             resume=resume,
+            allow_degraded=allow_degraded,
         )
     return summary
 
@@ -127,7 +135,9 @@ def _check_teacher(cfg: RunConfig) -> None:
         from dataenvgym.agents.llm.setup import check_teacher
     except ImportError as err:  # the [llm] extra is not installed
         raise DataEnvGymError(str(err)) from None
-    check_teacher(cfg.teacher, cfg.base_url, cfg.llm)
+    note = check_teacher(cfg.teacher, cfg.base_url, cfg.llm)
+    if note:
+        typer.echo(note, err=True)
 
 
 def _llm_parts(cfg: RunConfig, out_dir: Path | None) -> tuple[Any, Any]:
@@ -223,6 +233,15 @@ def run(
             "process started (native, unless the caps are in its environment)."
         ),
     ] = None,
+    allow_degraded: Annotated[
+        bool,
+        typer.Option(
+            "--allow-degraded",
+            help="Go on when an LLM teacher delivers (almost) no usable data in an iteration "
+            "(recorded as degraded; the leaderboard refuses such runs). Default: stop with "
+            "exit code 2, every finished iteration kept for --resume.",
+        ),
+    ] = False,
 ) -> None:
     """Run one teaching episode and print test accuracy per skill, before -> after."""
     try:
@@ -236,7 +255,7 @@ def run(
         flags |= {"--budget": budget, "--seed": seed, "--out": out, "--config": config}
         given = [flag for flag, value in flags.items() if value is not None]
         given += ["--overwrite"] if overwrite else []
-        _resume_run(resume, given, report=report, numerics=mode)
+        _resume_run(resume, given, report=report, numerics=mode, allow_degraded=allow_degraded)
         return
     try:
         cfg = load_config(
@@ -270,7 +289,8 @@ def run(
                     "it, --overwrite to replace it or --out to choose another"
                 )
             shutil.rmtree(out_dir)
-        summary = call_with(mode, execute_run, cfg, out_dir)
+        run = partial(execute_run, allow_degraded=allow_degraded)
+        summary = call_with(mode, run, cfg, out_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return
@@ -306,7 +326,12 @@ def _numerics_mode(text: str | None) -> Numerics | None:
 
 
 def _resume_run(
-    run_dir: Path, given: list[str], *, report: bool, numerics: Numerics | None = None
+    run_dir: Path,
+    given: list[str],
+    *,
+    report: bool,
+    numerics: Numerics | None = None,
+    allow_degraded: bool = False,
 ) -> None:
     """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
     from dataenvgym.checkpoint import read_run_folder
@@ -321,8 +346,10 @@ def _resume_run(
             print_summary(finished)
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
+        _check_teacher(cfg)  # the endpoint may still be down: say so before any work
         # The runner refuses a checkpoint of other numerics than the ones it runs with.
-        summary = call_with(numerics, partial(execute_run, resume=True), cfg, run_dir)
+        run = partial(execute_run, resume=True, allow_degraded=allow_degraded)
+        summary = call_with(numerics, run, cfg, run_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return

@@ -20,6 +20,11 @@ class ConfigError(DataEnvGymError, ValueError):
     """A configuration value (file, flag or keyword) is invalid."""
 
 
+class TeacherDegraded(DataEnvGymError):
+    """An iteration got (almost) no usable data from the teacher; the run stopped before
+    training on it, with every finished iteration kept for ``--resume``."""
+
+
 def first_validation_error(err: ValidationError, root: str = "") -> str:
     """The first problem pydantic found, as ``where: message`` on one line.
 

@@ -22,6 +22,7 @@ from dataenvgym.checkpoint import (
     save_checkpoint,
 )
 from dataenvgym.envs.base import TeacherEnv
+from dataenvgym.errors import TeacherDegraded
 from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
 from dataenvgym.run_folder import RunFolder
@@ -58,6 +59,62 @@ def _component_name(component: object) -> str:
     return f"{name}({model})" if isinstance(model, str) else name
 
 
+def _teacher_health(agent: Agent, iteration: int, observation: Any) -> dict[str, Any] | None:
+    """The engine's report of how much of ``iteration`` its teacher delivered (LLM engines
+    have one: ``teacher_health(iteration, budget)``); None for engines without."""
+    probe = getattr(getattr(agent, "engine", None), "teacher_health", None)
+    if not callable(probe):
+        return None
+    budget = min(observation.budget_per_iteration, observation.budget_left)
+    health = probe(iteration, budget)
+    return dict(health) if health is not None else None
+
+
+def _stop_degraded(
+    agent: Agent, iteration: int, health: dict[str, Any], folder: RunFolder | None
+) -> TeacherDegraded:
+    """Record a degraded iteration and the one line the run stops with."""
+    on_degraded = getattr(getattr(agent, "engine", None), "on_degraded", None)
+    if callable(on_degraded):
+        on_degraded()
+    where = "."
+    if folder is not None:
+        folder.event("teacher_degraded", iteration=iteration, **health)
+        where = (
+            f"; {iteration - 1} finished iteration(s) kept in {folder.root}: fix the endpoint "
+            f"and continue with `dataenvgym run --resume {folder.root}`"
+        )
+    calls = f" ({health['calls']})" if health.get("calls") else ""
+    return TeacherDegraded(
+        f"teacher of {agent.name} unusable in iteration {iteration}: {health['reason']}{calls}"
+        f"; stopped before training on it{where}, or pass --allow-degraded to train on "
+        "whatever it delivers"
+    )
+
+
+def _health_summary(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The episode's teacher health, from the rows' ``teacher_health`` (None: not reported)."""
+    reported = [(r["iteration"], r["teacher_health"]) for r in rows if r.get("teacher_health")]
+    if not reported:
+        return None
+    budget = sum(h["budget"] for _, h in reported)
+    decisions = sum(h["policy_decisions"] for _, h in reported)
+    return {
+        "degraded": any(h["degraded"] for _, h in reported),
+        "degraded_iterations": [i for i, h in reported if h["degraded"]],
+        "delivered_share": round(sum(h["delivered"] for _, h in reported) / budget, 4)
+        if budget
+        else 1.0,
+        "lowest_delivered_share": min(h["delivered_share"] for _, h in reported),
+        "policy_fallback_share": round(
+            sum(h["policy_fallbacks"] for _, h in reported) / decisions, 4
+        )
+        if decisions
+        else 0.0,
+        "by_iteration": {str(i): h for i, h in reported},
+    }
+
+
 def run_episode(
     env: gym.Env[Any, Any],
     agent: Agent,
@@ -68,12 +125,18 @@ def run_episode(
     test_every_iteration: bool = True,
     hooks: EpisodeHooks | None = None,
     resume: bool = False,
+    allow_degraded: bool = False,
 ) -> dict[str, Any]:
     """Run one episode of ``agent`` in ``env`` and return (and write) its summary.
 
     With ``out_dir``, a checkpoint is written after every finished iteration; ``resume=True``
     continues from the newest one in ``out_dir`` (or starts afresh if there is none), and the
     summary equals an uninterrupted run's, wall-time fields aside.
+
+    An engine that reports its teacher's health (LLM engines) is checked after every plan:
+    a degraded iteration (too little usable data, see ``TeacherOptions``) raises
+    :class:`~dataenvgym.errors.TeacherDegraded` before training on it, unless
+    ``allow_degraded``; the health of every iteration goes into its report and the summary.
     """
     hooks = hooks or EpisodeHooks()
     teacher_env: TeacherEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
@@ -131,6 +194,9 @@ def run_episode(
         if hooks.on_iteration_start:
             hooks.on_iteration_start(iteration)
         action = agent.act(observation)
+        health = _teacher_health(agent, iteration, observation)
+        if health is not None and health["degraded"] and not allow_degraded:
+            raise _stop_degraded(agent, iteration, health, folder)
         observation, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
         tested = test_every_iteration or done
@@ -152,6 +218,8 @@ def run_episode(
             "per_subskill": info["per_subskill"],
             "train_seconds": (info["train"] or {}).get("seconds"),
         }
+        if health is not None:
+            row["teacher_health"] = health
         rows.append(row)
         if folder is not None:
             folder.write_iteration(
@@ -166,6 +234,7 @@ def run_episode(
                     "test": test_scores,
                     "test_measured": tested,
                     "reward": reward,
+                    **({"teacher_health": health} if health is not None else {}),
                     **_state_extras(observation),
                 },
             )
@@ -222,6 +291,9 @@ def run_episode(
         "base_student_seconds": base_seconds,
         "wall_seconds": time.perf_counter() - started,
     }
+    health_summary = _health_summary(rows)
+    if health_summary is not None:
+        summary["teacher_health"] = health_summary
     if folder is not None:
         folder.write_summary(summary)
         folder.event("end", wall_seconds=summary["wall_seconds"])

@@ -102,7 +102,7 @@ def test_scale_to_budget_is_proportional_and_exact() -> None:
 def test_engine_writes_exactly_the_allocation_with_verified_data(
     server: FakeOpenAIServer, scripted: ScriptedTeacher
 ) -> None:
-    teacher = teacher_for(server, items_per_call=4, max_topups=4)
+    teacher = teacher_for(server, items_per_call=4, max_topups=4, repair_answers=False)
     engine = LLMEngine(teacher, DOMAIN, DOMAIN.skills())
     observation = tree_observation(addition__carry=9, subtraction__borrow=7)
     data = engine.generate(SkillTreeAction(), observation, seed=0)
@@ -122,7 +122,7 @@ def test_engine_writes_exactly_the_allocation_with_verified_data(
 def test_engine_counts_a_shortfall_when_the_model_keeps_failing() -> None:
     always_wrong = ScriptedTeacher(wrong_rate=1.0, short_rate=0.0)
     with FakeOpenAIServer(always_wrong) as srv:
-        teacher = teacher_for(srv, max_topups=1)
+        teacher = teacher_for(srv, max_topups=1, repair_answers=False)
         data = LLMEngine(teacher, DOMAIN, DOMAIN.skills()).generate(
             SkillTreeAction(), tree_observation(addition__carry=5), seed=0
         )
@@ -130,6 +130,18 @@ def test_engine_counts_a_shortfall_when_the_model_keeps_failing() -> None:
     counts = teacher.engine_ledger.get(1)
     assert counts["dropped_failed_verification"] == 10  # 5 asked, 5 asked again
     assert counts["shortfall"] == 5 and counts["kept"] == 0
+
+
+def test_engine_repairs_wrong_answers_where_the_domain_can_compute_them() -> None:
+    always_wrong = ScriptedTeacher(wrong_rate=1.0, short_rate=0.0)
+    with FakeOpenAIServer(always_wrong) as srv:
+        teacher = teacher_for(srv, max_topups=0)  # repair_answers is on by default
+        data = LLMEngine(teacher, DOMAIN, DOMAIN.skills()).generate(
+            SkillTreeAction(), tree_observation(addition__carry=5), seed=0
+        )
+    assert len(data) == 5 and all(DOMAIN.verify(d) is None for d in data)
+    counts = teacher.engine_ledger.get(1)
+    assert counts["repaired_answers"] == 5 and counts.get("dropped_failed_verification", 0) == 0
 
 
 def test_tree_policy_explores_an_empty_tree_and_fits_the_budget(
@@ -216,7 +228,7 @@ def test_llm_episode_writes_usage_and_drops_to_the_run_folder(
     tiny_kwargs: Callable[..., dict[str, Any]],
 ) -> None:
     run = tmp_path / "run"
-    teacher = teacher_for(server, run)
+    teacher = teacher_for(server, run, repair_answers=False)
     env = make_env(**tiny_kwargs(env_name))
     agent = make_llm_agent("with-state", env_name, env.domain, teacher)
     summary = run_episode(env, agent, seed=0, out_dir=run)
@@ -269,7 +281,7 @@ class BatchVerifyingArithmetic(ArithmeticDomain):
 
 def test_engine_verifies_in_batches_when_the_domain_can(server: FakeOpenAIServer) -> None:
     domain = BatchVerifyingArithmetic()
-    teacher = teacher_for(server, items_per_call=5, max_topups=3)
+    teacher = teacher_for(server, items_per_call=5, max_topups=3, repair_answers=False)
     data = LLMEngine(teacher, domain, domain.skills()).generate(
         SkillTreeAction(), tree_observation(addition__carry=10, division__remainder=10), seed=0
     )
@@ -289,8 +301,9 @@ def test_a_dead_server_mid_episode_means_fallbacks_not_a_crash() -> None:
         action = agent.act(tree_observation(budget=20, addition__carry=10))
     assert isinstance(action, SkillTreeAction) and action.data == []
     usage = teacher.client.usage.total()
-    # One policy call and one engine call, each tried twice; the tree kept its allocation.
-    assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 2
+    # The policy call is tried twice; once it failed, the engine call gets one attempt (a
+    # dead endpoint costs one backoff, not one per call). The tree kept its allocation.
+    assert usage.calls == 0 and usage.failed_calls == 2 and usage.retries == 1
     assert teacher.policy_fallbacks == {"skill_tree_decision": 1}
     assert teacher.engine_ledger.get(1)["lost_to_failed_calls"] == 10
 

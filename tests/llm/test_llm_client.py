@@ -202,3 +202,22 @@ def test_warm_cache_needs_no_key(
     with LLMClient(fake_server_config(server, cache)) as client:
         out: Completion = client.complete(user("x"), role="engine")
     assert out.cached and server.calls == 1
+
+
+def test_after_a_call_gives_up_the_next_get_one_attempt_until_one_succeeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TEST_KEY_ENV, "k")
+    with FakeOpenAIServer(faults=FaultConfig(rate=1.0, kinds=("500",))) as server:
+        client = LLMClient(fake_server_config(server, max_retries=3))
+        for _ in range(3):
+            with pytest.raises(LLMCallFailed):
+                client.complete([{"role": "user", "content": "x"}], role="engine")
+        assert server.calls == 4 + 1 + 1  # a full try, then one attempt each
+        server.faults = FaultConfig()  # the endpoint recovers
+        client.complete([{"role": "user", "content": "y"}], role="engine")
+        server.faults = FaultConfig(rate=1.0, kinds=("500",))
+        before = server.calls
+        with pytest.raises(LLMCallFailed):
+            client.complete([{"role": "user", "content": "z"}], role="engine")
+        assert server.calls - before == 4  # full retries again after a success

@@ -45,6 +45,7 @@ def test_llm_usage_and_provenance_reach_the_report_and_export(
     html = write_report([run], tmp_path / "report").read_text()
     assert "LLM calls and tokens" in html and "LLM tokens" in html
     assert "No LLM usage recorded" not in html
+    assert "teacher health" in html and "of policy decisions fell back" in html
 
     rows = export_rows(loaded)
     assert rows and all(r["source"] == "llm" for r in rows)

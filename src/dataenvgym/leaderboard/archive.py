@@ -39,6 +39,8 @@ def board_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: summary[k] for k in SUMMARY_KEYS if k in summary}
     out["initial"] = {"test_accuracy": summary["initial"]["test_accuracy"]}
     out["final"] = {"test_accuracy": summary["final"]["test_accuracy"]}
+    if summary.get("teacher_health"):  # a degraded run stays refused when merged back
+        out["teacher_health"] = {"degraded": bool(summary["teacher_health"].get("degraded"))}
     out["iterations"] = [
         {k: row[k] for k in ITERATION_KEYS if k in row} for row in summary.get("iterations", [])
     ]

@@ -122,12 +122,29 @@ class Board:
         return sorted(out, key=lambda r: -r["mean_score"] if r["settings_scored"] else math.inf)
 
 
+def is_degraded(summary: Mapping[str, Any]) -> bool:
+    """Whether a run went on with a degraded teacher (``--allow-degraded``): its numbers
+    measure the endpoint's failures and its fallback rules, not the teacher."""
+    return bool((summary.get("teacher_health") or {}).get("degraded"))
+
+
 def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) -> Board:
-    """A board from (setting, agent, seed, summary) tuples of finished runs."""
+    """A board from (setting, agent, seed, summary) tuples of finished runs.
+
+    Runs with a degraded teacher (:func:`is_degraded`) are refused: left off the board and
+    listed in ``Board.failed``.
+    """
     runs: dict[Setting, dict[str, dict[int, Mapping[str, Any]]]] = defaultdict(
         lambda: defaultdict(dict)
     )
+    refused: list[str] = []
     for setting, agent, seed, summary in results:
+        if is_degraded(summary):
+            refused.append(
+                f"{setting_label(setting)} {agent} seed {seed}: refused, its teacher was "
+                "degraded (ran with --allow-degraded)"
+            )
+            continue
         runs[setting][agent][seed] = summary
     board = Board()
     for setting, agents in runs.items():
@@ -163,6 +180,7 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
                 )
             )
     board.repeats = _repeats(runs)
+    board.failed.extend(refused)
     return board
 
 

@@ -187,7 +187,10 @@ def leaderboard(
         for r in done
         if r.summary is not None
     )
-    board.failed = [f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"]
+    board.failed = [
+        *(f"{r.episode.folder_name}: {r.error}" for r in results if r.status == "failed"),
+        *board.failed,  # runs refused for a degraded teacher
+    ]
     missing = sum(r.status == "missing" for r in results)
     console.print(rich_table(board))
     archive = archive_records((r.episode.config, r.summary) for r in done if r.summary is not None)

@@ -132,6 +132,13 @@ class LLMCache:
             )
             self._conn.commit()
 
+    def delete(self, keys: Sequence[str]) -> None:
+        """Forget the completions of ``keys`` (e.g. answers that never gave a valid object,
+        so that a re-run against a fixed endpoint asks again instead of replaying them)."""
+        with self._lock:
+            self._conn.executemany("DELETE FROM completions WHERE key = ?", [(k,) for k in keys])
+            self._conn.commit()
+
     def __len__(self) -> int:
         with self._lock:
             (count,) = self._conn.execute("SELECT COUNT(*) FROM completions").fetchone()

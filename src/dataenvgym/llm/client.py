@@ -9,6 +9,7 @@ re-asks on top (see :mod:`dataenvgym.llm.structured`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar, overload
@@ -19,7 +20,8 @@ from typing_extensions import Unpack
 from dataenvgym.llm.batch import map_in_order
 from dataenvgym.llm.cache import CachedCompletion, KeyLocks, LLMCache, cache_key
 from dataenvgym.llm.config import LLMConfig, SamplingOverrides
-from dataenvgym.llm.structured import complete_with_reasks
+from dataenvgym.llm.schema import response_schema
+from dataenvgym.llm.structured import complete_with_reasks, iter_json_values
 from dataenvgym.llm.transport import Completion, Transport
 from dataenvgym.llm.usage import UsageTracker
 
@@ -59,6 +61,9 @@ class LLMClient:
         self.transport = Transport(config, self.usage)
         self._key_locks = KeyLocks()
         self._iteration: int | str | None = None
+        # Cache keys of structured calls that never gave a valid object (see forget_invalid).
+        self._invalid_keys: list[str] = []
+        self._invalid_lock = threading.Lock()
 
     # -- iteration tags ---------------------------------------------------------------------
 
@@ -165,12 +170,15 @@ class LLMClient:
         *,
         role: str,
         max_reasks: int = 2,
+        json_schema: dict[str, Any] | None = None,
         **overrides: Unpack[SamplingOverrides],
     ) -> M | None:
         """A completion parsed and validated as ``schema``, re-asking with the error if needed.
 
-        JSON mode is requested when the config allows it; the JSON is extracted from fences or
-        prose either way. On a parse or validation error the model's answer and a message
+        The request carries ``schema``'s JSON schema as ``response_format`` (``json_schema``,
+        strict where the model allows), or a lower mode where the endpoint refuses or ignores
+        it (see ``LLMConfig.structured_output``); the JSON is extracted from fences or prose
+        either way. On a parse or validation error the model's answer and a message
         carrying the error are appended and the model asked again, at most ``max_reasks``
         times. Re-asks are cached like any call, so a warm re-run replays them.
 
@@ -180,6 +188,8 @@ class LLMClient:
             schema: The pydantic model the answer must fit.
             role: Usage tag, as in :meth:`complete`.
             max_reasks: Follow-up requests allowed after the first answer.
+            json_schema: A narrower JSON schema of ``schema`` to send instead of its own (e.g.
+                with an ``enum`` of known names, :func:`dataenvgym.llm.schema.with_enums`).
             **overrides: As in :meth:`complete`.
 
         Returns:
@@ -189,7 +199,7 @@ class LLMClient:
         Raises:
             LLMCallFailed, LLMRequestRejected, LLMUnavailable: As in :meth:`complete`.
         """
-        params = self._params(overrides, self.config.json_mode is not False)
+        params = self._structured_params(overrides, schema, json_schema)
         return self._structured(messages, schema, role, self._iteration, params, max_reasks)
 
     def complete_structured_many(
@@ -200,6 +210,8 @@ class LLMClient:
         role: str,
         max_reasks: int = 2,
         skip_failures: bool = True,
+        json_schema: dict[str, Any] | None = None,
+        json_schemas: Sequence[dict[str, Any] | None] | None = None,
         **overrides: Unpack[SamplingOverrides],
     ) -> list[M | None]:
         """:meth:`complete_structured` over a batch, concurrently, in input order.
@@ -211,25 +223,58 @@ class LLMClient:
             max_reasks: As in :meth:`complete_structured`.
             skip_failures: None (instead of raising) where a call failed after its retries;
                 on by default since an invalid output is None already.
+            json_schema: As in :meth:`complete_structured`, for every item.
+            json_schemas: One narrower schema per item (None items: ``json_schema``).
             **overrides: As in :meth:`complete`.
 
         Returns:
             The objects, None where an item produced no valid object.
         """
-        params = self._params(overrides, self.config.json_mode is not False)
         it = self._iteration
+        narrowed = list(json_schemas) if json_schemas is not None else [None] * len(batch)
+        if len(narrowed) != len(batch):
+            raise ValueError("json_schemas needs one entry per item of the batch")
+        jobs = [
+            (messages, self._structured_params(overrides, schema, own or json_schema))
+            for messages, own in zip(batch, narrowed, strict=True)
+        ]
 
-        def one(messages: Messages) -> M | None:
-            return self._structured(messages, schema, role, it, params, max_reasks)
+        def one(job: tuple[Messages, dict[str, Any]]) -> M | None:
+            return self._structured(job[0], schema, role, it, job[1], max_reasks)
 
-        return map_in_order(one, batch, self.config.max_concurrency, skip_failures)
+        return map_in_order(one, jobs, self.config.max_concurrency, skip_failures)
 
     # -- setup and teardown -----------------------------------------------------------------
 
-    def check_connection(self) -> None:
-        """One cheap request to the endpoint; raises :class:`LLMUnavailable` with one line
-        saying what to fix (unset key variable, unreachable base_url, refused key)."""
-        self.transport.check_connection()
+    def check_connection(self) -> str | None:
+        """Cheap requests to the endpoint: reachable, key accepted, model served.
+
+        Returns:
+            A note when the model could not be looked up in ``GET /models`` (the server
+            lists no models), else None.
+
+        Raises:
+            LLMUnavailable: One line saying what to fix (unset key variable, unreachable
+                base_url, refused key, unknown model, not an OpenAI-compatible endpoint).
+        """
+        return self.transport.check_connection()
+
+    @property
+    def output_mode(self) -> str:
+        """The structured-output mode the endpoint takes (``json_schema`` until it refuses)."""
+        return self.transport.modes.current
+
+    def forget_invalid(self) -> int:
+        """Drop from the cache the answers of structured calls that never gave a valid object.
+
+        Called when a run stops for an unusable teacher: a resumed run then asks the (fixed)
+        endpoint again instead of replaying those answers. Returns how many were dropped.
+        """
+        with self._invalid_lock:
+            keys, self._invalid_keys = self._invalid_keys, []
+        if self.cache is not None and keys:
+            self.cache.delete(keys)
+        return len(keys)
 
     def close(self) -> None:
         """Close the HTTP connections and the cache this client opened."""
@@ -255,6 +300,14 @@ class LLMClient:
             "seed": overrides.get("seed", cfg.seed),
             "response_format": dict(_JSON_OBJECT) if json else None,
         }
+
+    def _structured_params(
+        self, overrides: SamplingOverrides, schema: type[BaseModel], narrowed: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        params = self._params(overrides, False)
+        if self.config.output_modes() != ["text"]:
+            params["response_format"] = response_schema(schema, narrowed).response_format()
+        return params
 
     def _complete(
         self, messages: Messages, role: str, it: int | str | None, params: dict[str, Any]
@@ -289,8 +342,16 @@ class LLMClient:
         params: dict[str, Any],
         max_reasks: int,
     ) -> M | None:
+        keys: list[str] = []
+
         def ask(msgs: list[dict[str, Any]]) -> Completion:
-            return self._complete(msgs, role, it, params)
+            completion = self._complete(msgs, role, it, params)
+            if self.cache is not None:
+                keys.append(cache_key(self.config.model, [dict(m) for m in msgs], params))
+            if completion.mode is not None:  # a fresh answer: did the endpoint honour JSON?
+                has_json = next(iter_json_values(completion.text), None) is not None
+                self.transport.modes.note_answer(completion.mode, has_json)
+            return completion
 
         def count_reask() -> None:
             self.usage.record(role, it, reasks=1)
@@ -298,6 +359,8 @@ class LLMClient:
         result, error = complete_with_reasks(ask, messages, schema, max_reasks, count_reask)
         if result is None:
             self.usage.record(role, it, invalid_outputs=1)
+            with self._invalid_lock:
+                self._invalid_keys.extend(keys)
             logger.warning(
                 "LLM %s: no valid %s after %d re-ask(s): %s",
                 *(role, schema.__name__, max_reasks, error),

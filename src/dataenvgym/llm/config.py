@@ -56,7 +56,22 @@ class LLMConfig(BaseModel):
     max_concurrency: int = Field(
         default=8, ge=1, description="Most requests in flight at once from this client."
     )
-    timeout_s: float = Field(default=120.0, gt=0, description="Per-request timeout in seconds.")
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "Seconds one request may take (one attempt: a server that answers nothing in this "
+            "time counts as a transient fault and is retried)."
+        ),
+    )
+    max_call_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "No retry starts after this many seconds of one call, so a hung or dead endpoint "
+            "holds a call at most about max_call_seconds + timeout_s."
+        ),
+    )
     max_retries: int = Field(
         default=5, ge=0, description="Retries of a transient fault (429, 5xx, timeout, reset)."
     )
@@ -70,11 +85,23 @@ class LLMConfig(BaseModel):
         description="A server's Retry-After up to this many seconds is obeyed; longer ones are "
         "replaced by the capped backoff.",
     )
+    structured_output: Literal["auto", "json_schema", "tools", "json_object", "text"] = Field(
+        default="auto",
+        description=(
+            "How structured calls ask for JSON. 'auto': response_format json_schema (the "
+            "pydantic model's schema, strict where possible), falling back to json_object and "
+            "then to plain text when the endpoint refuses or ignores it (detected once, "
+            "recorded in llm_usage.json). 'tools': the schema as a forced function call, with "
+            "the same fallbacks. 'json_schema', 'json_object', 'text': that mode only. The "
+            "schema is always described in the prompt too."
+        ),
+    )
     json_mode: bool | Literal["auto"] = Field(
         default="auto",
         description=(
-            "Structured calls send response_format={'type': 'json_object'}: True always, False "
-            "never, 'auto' until the server rejects it (then plain text + JSON extraction)."
+            "Older switch, kept for configs that set it: False sends no response_format at all "
+            "(as structured_output='text'); True never falls back to plain text; 'auto' "
+            "follows structured_output."
         ),
     )
     price_input_per_1m: float | None = Field(
@@ -100,6 +127,18 @@ class LLMConfig(BaseModel):
         if self.api_key_env is None:
             return "no-key-needed"
         return os.environ.get(self.api_key_env) or None
+
+    def output_modes(self) -> list[str]:
+        """The structured-output modes to try, best first (see ``structured_output``)."""
+        if self.json_mode is False:
+            return ["text"]
+        ladder = {
+            "auto": ["json_schema", "json_object", "text"],
+            "tools": ["tools", "json_schema", "json_object", "text"],
+        }.get(self.structured_output, [self.structured_output])
+        if self.json_mode is True and len(ladder) > 1:
+            ladder = [mode for mode in ladder if mode != "text"]
+        return ladder
 
     def endpoint(self) -> str:
         """A human-readable name of the endpoint, for error messages."""

@@ -34,6 +34,12 @@ def rejection_message(config: LLMConfig, exc: openai.APIStatusError) -> str:
             f"LLM teacher: {where} answered 404 for model {config.model!r}; check the model "
             f"name and that base_url ends with the API root (often '/v1'): {exc.message}"
         )
+    if status in (405, 501):
+        return (
+            f"LLM teacher: {where} answered {status} (not implemented) to a chat-completions "
+            f"request; it does not look like an OpenAI-compatible endpoint: check base_url "
+            f"(it should be the API root, often ending in '/v1')"
+        )
     return f"LLM teacher: {where} rejected the request ({status}): {exc.message}"
 
 
@@ -45,29 +51,23 @@ def _unreachable(config: LLMConfig, exc: openai.APIConnectionError) -> LLMUnavai
     )
 
 
-def check_connection(config: LLMConfig, sdk: openai.OpenAI) -> None:
-    """Make one cheap request; raise :class:`LLMUnavailable` with one clear line if it fails.
-
-    ``GET /models`` costs nothing and every compatible server has it; a server without it
-    (404/405) gets a 1-token completion instead, which also checks the model name.
-
-    Args:
-        config: The endpoint, for the messages.
-        sdk: A client built from ``config``.
-
-    Raises:
-        LLMUnavailable: Unreachable server, refused key, unknown model or server error.
-    """
-    if config.api_key() is None:
-        raise LLMUnavailable(missing_key_message(config))
+def _listed_models(config: LLMConfig, sdk: openai.OpenAI) -> list[str] | None:
+    """The model ids ``GET /models`` lists; None when the server has no such route."""
     try:
-        sdk.models.list(timeout=_CHECK_TIMEOUT_S)
-        return
+        page = sdk.models.list(timeout=_CHECK_TIMEOUT_S)
     except openai.APIConnectionError as exc:
         raise _unreachable(config, exc) from None
     except openai.APIStatusError as exc:
-        if exc.status_code not in (404, 405):
-            raise LLMUnavailable(rejection_message(config, exc)) from None
+        if exc.status_code in (404, 405):
+            return None
+        raise LLMUnavailable(rejection_message(config, exc)) from None
+    except ValueError:  # 200 but not the list format
+        return None
+    return [str(getattr(m, "id", "")) for m in getattr(page, "data", None) or []]
+
+
+def _probe(config: LLMConfig, sdk: openai.OpenAI) -> None:
+    """A 1-token completion: checks the model name where /models cannot."""
     try:
         sdk.chat.completions.create(
             model=config.model,
@@ -79,3 +79,50 @@ def check_connection(config: LLMConfig, sdk: openai.OpenAI) -> None:
         raise _unreachable(config, exc) from None
     except openai.APIStatusError as exc:
         raise LLMUnavailable(rejection_message(config, exc)) from None
+
+
+def check_connection(config: LLMConfig, sdk: openai.OpenAI) -> str | None:
+    """Check the endpoint before any work: reachable, key accepted, model served.
+
+    ``GET /models`` costs nothing; when it lists the model the check is done. When it lists
+    others only, a 1-token completion decides (some gateways serve aliases they do not list)
+    and a refusal names the listed models. A server without ``/models`` (404/405) gets the
+    1-token completion, and the returned note says the model could not be looked up.
+
+    Args:
+        config: The endpoint, for the messages.
+        sdk: A client built from ``config``.
+
+    Returns:
+        A note when the model id could not be checked against a list, else None.
+
+    Raises:
+        LLMUnavailable: Unreachable server, refused key, unknown model, server error, or an
+            endpoint that is not OpenAI-compatible (501).
+    """
+    if config.api_key() is None:
+        raise LLMUnavailable(missing_key_message(config))
+    listed = _listed_models(config, sdk)
+    if listed and config.model in listed:
+        return None
+    try:
+        _probe(config, sdk)
+    except LLMUnavailable as err:
+        if listed and "404" in str(err):
+            shown = ", ".join(sorted(listed)[:10]) + (", ..." if len(listed) > 10 else "")
+            raise LLMUnavailable(
+                f"LLM teacher: model {config.model!r} is not among the models {config.endpoint()} "
+                f"serves ({shown}); set the teacher to openai:<one of them>"
+            ) from None
+        raise
+    if listed is None:
+        return (
+            f"LLM teacher: {config.endpoint()} lists no models (GET /models unavailable); "
+            f"model {config.model!r} checked with a 1-token request instead"
+        )
+    if not listed:
+        return f"LLM teacher: {config.endpoint()} lists no models; {config.model!r} answered"
+    return (
+        f"LLM teacher: {config.model!r} is not in {config.endpoint()}'s model list but "
+        f"answered a 1-token request; going on"
+    )

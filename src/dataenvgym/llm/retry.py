@@ -16,6 +16,8 @@ from tenacity import RetryCallState
 
 #: Status codes that a later identical request may well get through (the SDK's own list).
 TRANSIENT_STATUS = frozenset({408, 409, 429})
+#: 5xx answers that say the server cannot do this at all (not implemented, wrong version).
+PERMANENT_5XX = frozenset({501, 505})
 
 
 class EmptyResponse(Exception):
@@ -23,11 +25,13 @@ class EmptyResponse(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for faults a retry can fix: timeouts, connection errors, 408/409/429 and 5xx."""
+    """True for faults a retry can fix: timeouts, connection errors, 408/409/429 and 5xx
+    (except 501/505: an endpoint that does not implement the request never will)."""
     if isinstance(exc, (openai.APIConnectionError, EmptyResponse)):  # incl. APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500
+        status = exc.status_code
+        return status in TRANSIENT_STATUS or (status >= 500 and status not in PERMANENT_5XX)
     return False
 
 

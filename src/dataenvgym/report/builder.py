@@ -91,6 +91,17 @@ def _meta(run: RunData) -> str:
         ("kept training data", fmt(s.get("total_training_data"))),
         ("wall time", f"{fmt(s.get('wall_seconds'), 1)} s"),
     ]
+    health = s.get("teacher_health")
+    if health:  # LLM teachers: how much they delivered (docs/llm-teachers.md)
+        degraded = health.get("degraded_iterations") or []
+        rows.append(
+            (
+                "teacher health",
+                f"delivered {fmt(health.get('delivered_share'))} of the budget, "
+                f"{fmt(health.get('policy_fallback_share'))} of policy decisions fell back"
+                + (f"; DEGRADED in iteration(s) {degraded}" if degraded else ""),
+            )
+        )
     cells = "".join(
         f"<tr><th class='text'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows
     )

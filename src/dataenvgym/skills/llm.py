@@ -29,11 +29,16 @@ from pydantic import BaseModel, Field
 from dataenvgym.cache import fingerprint
 from dataenvgym.errors import DataEnvGymError
 from dataenvgym.llm import LLMCallFailed, LLMClient, load_prompt, schema_instructions
+from dataenvgym.llm.schema import with_enums
 from dataenvgym.types import Skill, TaskInstance
 
 #: The skill that collects instances no round of assignment could place.
 OTHER = "other"
 _SAMPLES_FOR_SUBSKILLS = 8
+# Where known values go in the schemas sent (instance ids, labels, category names).
+_LABEL_ID = ("$defs", "InstanceLabel", "properties", "id")
+_LABEL_SKILL = ("$defs", "InstanceLabel", "properties", "skill")
+_CATEGORY_LABELS = ("$defs", "SkillCategory", "properties", "labels", "items")
 #: Counts every discovery reports (zero when nothing happened).
 _STAT_KEYS = (
     "labelled",
@@ -265,6 +270,10 @@ class LLMSkillDiscovery:
             InstanceLabels,
             role=self.role,
             max_reasks=self.max_reasks,
+            # A constrained decoder must answer with the ids it was shown.
+            json_schemas=[
+                with_enums(InstanceLabels, {_LABEL_ID: [i.id for i in b]}) for b in batches
+            ],
         )
         labels: dict[str, str] = {}
         for batch, answer in zip(batches, answers, strict=True):
@@ -295,6 +304,9 @@ class LLMSkillDiscovery:
                 SkillCategories,
                 role=self.role,
                 max_reasks=self.max_reasks,
+                json_schema=with_enums(
+                    SkillCategories, {_CATEGORY_LABELS: sorted(set(labels.values()))}
+                ),
             )
         except LLMCallFailed:  # counted in usage; the fallback below takes over
             answer = None
@@ -342,6 +354,13 @@ class LLMSkillDiscovery:
                 InstanceAssignments,
                 role=self.role,
                 max_reasks=self.max_reasks,
+                json_schemas=[
+                    with_enums(
+                        InstanceAssignments,
+                        {_LABEL_ID: [i.id for i in b], _LABEL_SKILL: sorted(names)},
+                    )
+                    for b in batches
+                ],
             )
             for batch, answer in zip(batches, answers, strict=True):
                 if answer is None:

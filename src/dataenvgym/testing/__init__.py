@@ -9,6 +9,7 @@ from dataenvgym.testing.fake_openai_server import (
     echo_responder,
 )
 from dataenvgym.testing.llm_config import TEST_KEY_ENV, fake_server_config
+from dataenvgym.testing.schema_server import SchemaServer, build_instance, schema_responder
 from dataenvgym.testing.scripted_teacher import ScriptedTeacher
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "TEST_KEY_ENV",
     "FakeOpenAIServer",
     "FaultConfig",
+    "SchemaServer",
     "ScriptedTeacher",
+    "build_instance",
     "echo_responder",
     "fake_server_config",
+    "schema_responder",
 ]

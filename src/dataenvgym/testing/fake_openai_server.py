@@ -5,7 +5,8 @@ path (HTTP, retries, concurrency, cache) runs for real without a model. It speak
 of the wire format: ``POST /v1/chat/completions`` (also ``/chat/completions``) and
 ``GET /v1/models``. Each request is handled in its own thread after a fixed latency, like a
 server that batches freely; a seeded fault mode turns a fraction of calls into 429s, 500s,
-hangs past the client's timeout, or truncated / malformed JSON content.
+501s, hangs past the client's timeout, or truncated / malformed JSON content. For a server
+that answers from the request's JSON schema alone, see :mod:`dataenvgym.testing.schema_server`.
 
 Example:
     >>> with FakeOpenAIServer(lambda req: '{"answer": 4}', latency_s=0.2) as server:
@@ -19,14 +20,15 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-#: Given the request body, returns the assistant message content.
-Responder = Callable[[dict[str, Any]], str]
-FaultKind = Literal["429", "500", "timeout", "truncated", "malformed"]
+#: Given the request body, returns the assistant message content, or
+#: ``{"tool_calls": [...]}`` to answer with tool calls instead.
+Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
+FaultKind = Literal["429", "500", "501", "timeout", "truncated", "malformed"]
 ALL_FAULTS: tuple[FaultKind, ...] = ("429", "500", "timeout", "truncated", "malformed")
 
 
@@ -74,6 +76,9 @@ class FakeOpenAIServer:
         strict_models: Reject unknown model names with a 404.
         json_mode: Whether ``response_format`` is accepted; False answers it with a 400, like
             servers without JSON mode.
+        accepts: Which ways of asking for JSON are accepted, of ``json_schema``,
+            ``json_object`` and ``tools`` (None: all, as far as ``json_mode`` allows); others
+            get a 400 saying they are unsupported.
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class FakeOpenAIServer:
         models: Sequence[str] = ("fake-model",),
         strict_models: bool = False,
         json_mode: bool = True,
+        accepts: Collection[str] | None = None,
     ) -> None:
         self.responder = responder or echo_responder
         self.latency_s = latency_s
@@ -94,6 +100,7 @@ class FakeOpenAIServer:
         self.models = tuple(models)
         self.strict_models = strict_models
         self.json_mode = json_mode
+        self.accepts = None if accepts is None else frozenset(accepts)
         self._lock = threading.Lock()
         self._rng = random.Random(self._faults.seed)
         self._requests: list[dict[str, Any]] = []
@@ -203,9 +210,15 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops bursts of concurrent connects
 
 
-def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
+def _completion_body(request: dict[str, Any], content: str | dict[str, Any]) -> dict[str, Any]:
     prompt = "".join(str(m.get("content", "")) for m in request.get("messages", []))
     prompt_tokens = count_tokens(prompt) + 3 * len(request.get("messages", []))
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    finish = "stop"
+    if isinstance(content, dict):  # tool calls
+        message = {"role": "assistant", "content": None, "tool_calls": content["tool_calls"]}
+        finish = "tool_calls"
+        content = json.dumps(content["tool_calls"])
     completion_tokens = count_tokens(content)
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}",
@@ -215,8 +228,8 @@ def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": finish,
                 "logprobs": None,
             }
         ],
@@ -230,6 +243,14 @@ def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
 
 def _error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _json_request_kind(request: dict[str, Any]) -> str | None:
+    """How a request asks for JSON: "tools", "json_schema", "json_object" or None."""
+    if request.get("tools"):
+        return "tools"
+    fmt = request.get("response_format") or {}
+    return str(fmt["type"]) if isinstance(fmt, dict) and fmt.get("type") else None
 
 
 def _malform(content: str) -> str:
@@ -309,6 +330,11 @@ class _Handler(BaseHTTPRequestHandler):
             msg = "response_format is not supported by this server"
             self._send_json(400, _error_body(msg, "invalid_request_error"))
             return
+        asked = _json_request_kind(request)
+        if asked and state.accepts is not None and asked not in state.accepts:
+            msg = f"{asked} is not supported by this server (unsupported response_format)"
+            self._send_json(400, _error_body(msg, "invalid_request_error"))
+            return
         fault = state._draw_fault()
         if state.latency_s > 0:
             time.sleep(state.latency_s)
@@ -319,6 +345,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "500":
             self._send_json(500, _error_body("The server had an error.", "server_error"))
             return
+        if fault == "501":
+            self._send_json(501, _error_body("Not Implemented", "server_error"))
+            return
         if fault == "timeout":
             time.sleep(state.faults.hang_s)
         try:
@@ -327,8 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.responder_errors.append(repr(err))
             self._send_json(500, _error_body(f"responder raised {err!r}", "server_error"))
             return
-        if fault == "truncated":
+        if isinstance(content, str) and fault == "truncated":
             content = content[: len(content) // 2]
-        elif fault == "malformed":
+        elif isinstance(content, str) and fault == "malformed":
             content = _malform(content)
         self._send_json(200, _completion_body(request, content))

@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from dataenvgym.agents.llm.render import domain_brief, dumps, instance_line, lines, schema_note
 from dataenvgym.agents.llm.schemas import GeneratedItems
 from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
-from dataenvgym.llm import load_prompt
+from dataenvgym.llm import LLMCallFailed, load_prompt
 from dataenvgym.llm.batch import map_in_order
+from dataenvgym.llm.schema import with_keywords
 from dataenvgym.protocols import Domain
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
@@ -43,6 +44,8 @@ from dataenvgym.types import (
 
 #: Already-written questions listed in a top-up request (enough to steer, short enough).
 _AVOID_SHOWN = 30
+#: An engine call that failed after its retries (as opposed to None: no valid object).
+_FAILED = object()
 
 
 @dataclass
@@ -106,6 +109,16 @@ class LLMEngine:
         source = self._catalogue
         return list(source() if callable(source) else source)
 
+    # ------------------------------------------------------------------ teacher health
+
+    def teacher_health(self, iteration: int, budget: int) -> dict[str, Any]:
+        """The teacher's health in ``iteration`` (see :meth:`LLMTeacher.health`)."""
+        return self.teacher.health(iteration, budget)
+
+    def on_degraded(self) -> None:
+        """The run stops for an unusable teacher (see :meth:`LLMTeacher.on_degraded`)."""
+        self.teacher.on_degraded()
+
     # ------------------------------------------------------------------ Engine protocol
 
     def generate(self, plan: Action, observation: Observation, *, seed: int) -> list[TrainingDatum]:
@@ -125,7 +138,10 @@ class LLMEngine:
                 break
             if round_index > 0:
                 ledger.add(iteration, topup_rounds=1, topup_requested=sum(t.missing for t in short))
-            self._round(short, observation, seed, iteration, round_index, shown)
+            if not self._round(short, observation, seed, iteration, round_index, shown):
+                # Not one call of the round gave a valid answer (endpoint down, or it does
+                # not answer in JSON): top-ups would only spend the same time again.
+                break
         data = [d for t in targets for d in t.kept]
         ledger.add(iteration, kept=len(data), shortfall=sum(max(0, t.missing) for t in targets))
         self.teacher.write_usage(iteration)
@@ -141,7 +157,9 @@ class LLMEngine:
         iteration: int,
         round_index: int,
         shown: set[str],
-    ) -> None:
+    ) -> bool:
+        """One concurrent call per chunk of every target; True when any call gave a valid
+        answer."""
         size = self.teacher.options.items_per_call
         jobs: list[tuple[Target, int]] = []
         batch: list[list[dict[str, Any]]] = []
@@ -153,19 +171,31 @@ class LLMEngine:
                 batch.append(self._messages(target, chunk, observation, round_index))
                 seeds.append(call_seed(seed, iteration, round_index, t_index, c_index))
         # One seed per call: identical prompts (two chunks of one target) must sample apart.
-        answers = self._ask(batch, seeds)
+        answers = self._ask(batch, seeds, [chunk for _, chunk in jobs])
         ledger = self.teacher.engine_ledger
         # Build every returned example first and verify them all at once: a domain that
         # verifies by running code does it in one batch (verify_many) rather than per item.
         built: list[list[TrainingDatum | None]] = []
         for (target, chunk), answer in zip(jobs, answers, strict=True):
-            items = answer.items[: 2 * chunk] if answer is not None else []
-            ledger.add(iteration, dropped_surplus=len(answer.items) - len(items) if answer else 0)
+            if not isinstance(answer, GeneratedItems):
+                built.append([])
+                continue
+            items = answer.items[: 2 * chunk]
+            ledger.add(iteration, dropped_surplus=len(answer.items) - len(items))
             built.append([self._datum(i.prompt, i.answer, target) for i in items])
-        verdicts = iter(self._verify([d for row in built for d in row if d is not None]))
+        flat = [d for row in built for d in row if d is not None]
+        flat, checked = self._repair(flat, self._verify(flat), iteration)
+        fixed = iter(flat)
+        built = [[next(fixed) if d is not None else None for d in row] for row in built]
+        verdicts = iter(checked)
         for (target, chunk), answer, row in zip(jobs, answers, built, strict=True):
-            if answer is None:
+            # Counted as in llm_usage.json's usage: failed_calls are calls given up after
+            # retries, invalid_outputs answers that never gave a valid object.
+            if answer is _FAILED:
                 ledger.add(iteration, failed_calls=1, lost_to_failed_calls=chunk)
+                continue
+            if answer is None:
+                ledger.add(iteration, invalid_outputs=1, lost_to_invalid_outputs=chunk)
                 continue
             taken = 0
             for datum in row:
@@ -180,20 +210,42 @@ class LLMEngine:
                 self._seen.add(datum.prompt)
                 target.kept.append(datum)
                 taken += 1
+        return any(isinstance(answer, GeneratedItems) for answer in answers)
 
-    def _ask(self, batch: list[list[dict[str, Any]]], seeds: list[int]) -> list[Any]:
+    def _ask(
+        self, batch: list[list[dict[str, Any]]], seeds: list[int], counts: list[int]
+    ) -> list[Any]:
         client, opts = self.teacher.client, self.teacher.options
 
         # complete_structured_many takes one seed for the whole batch; calls with their own
         # seeds go through the same ordered thread pool as single structured calls.
-        def one(pair: tuple[list[dict[str, Any]], int]) -> GeneratedItems | None:
-            messages, call = pair
-            return client.complete_structured(
-                messages, GeneratedItems, role="engine", max_reasks=opts.max_reasks, seed=call
-            )
+        def one(job: tuple[list[dict[str, Any]], int, int]) -> GeneratedItems | object | None:
+            messages, call, count = job
+            try:
+                return client.complete_structured(
+                    messages,
+                    GeneratedItems,
+                    role="engine",
+                    max_reasks=opts.max_reasks,
+                    json_schema=self._items_schema(count),
+                    seed=call,
+                )
+            except LLMCallFailed:  # counted in usage; counted here as a failed call
+                return _FAILED
 
-        pairs = list(zip(batch, seeds, strict=True))
-        return map_in_order(one, pairs, client.config.max_concurrency, skip_failures=True)
+        jobs = list(zip(batch, seeds, counts, strict=True))
+        return map_in_order(one, jobs, client.config.max_concurrency, skip_failures=False)
+
+    def _items_schema(self, count: int) -> dict[str, Any]:
+        """The engine's schema for one call: exactly ``count`` items, and where the domain
+        states its question format (``prompt_pattern``), questions in that format."""
+        keywords: dict[tuple[str, ...], dict[str, Any]] = {
+            ("properties", "items"): {"minItems": count, "maxItems": count}
+        }
+        pattern = getattr(self.domain, "prompt_pattern", None)
+        if isinstance(pattern, str) and pattern:
+            keywords[("$defs", "GeneratedItem", "properties", "prompt")] = {"pattern": pattern}
+        return with_keywords(GeneratedItems, keywords)
 
     def _datum(self, prompt: str, answer: str, target: Target) -> TrainingDatum | None:
         """The example as a training datum, or None when it is malformed (blank)."""
@@ -210,6 +262,32 @@ class LLMEngine:
             )
         except ValidationError:
             return None
+
+    def _repair(
+        self, data: list[TrainingDatum], verdicts: list[str | None], iteration: int
+    ) -> tuple[list[TrainingDatum], list[str | None]]:
+        """Where the domain can compute the answer to a question (``reference_answer``), a
+        well-formed question with a wrong answer is kept with the right one (counted as
+        ``repaired_answers``, verified again in one batch); otherwise the verdict stands."""
+        solve = getattr(self.domain, "reference_answer", None)
+        if not self.teacher.options.repair_answers or not callable(solve):
+            return data, verdicts
+        candidates: dict[int, TrainingDatum] = {}
+        for index, (datum, error) in enumerate(zip(data, verdicts, strict=True)):
+            answer = solve(datum.prompt) if error is not None else None
+            if isinstance(answer, str) and answer != datum.response:
+                fixed = self._datum(datum.prompt, answer, _target_of(datum))
+                if fixed is not None:
+                    candidates[index] = fixed
+        if not candidates:
+            return data, verdicts
+        data, verdicts = list(data), list(verdicts)
+        rechecked = self._verify(list(candidates.values()))
+        for (index, fixed), error in zip(candidates.items(), rechecked, strict=True):
+            if error is None:
+                data[index], verdicts[index] = fixed, None
+                self.teacher.engine_ledger.add(iteration, repaired_answers=1)
+        return data, verdicts
 
     def _verify(self, data: list[TrainingDatum]) -> list[str | None]:
         """The domain's verdict on each datum (None: correct), in one batch where it can."""
@@ -323,6 +401,12 @@ class LLMEngine:
         if isinstance(observation, SkillListObservation):
             return {e.instance.prompt for s in observation.skills.values() for e in s.errors}
         return set()
+
+
+def _target_of(datum: TrainingDatum) -> Target:
+    """The target a datum was written for, enough to rebuild it with another answer."""
+    description = str(datum.metadata.get("target", "")) if datum.metadata else ""
+    return Target(datum.skill, datum.subskill, description, 1)
 
 
 def _errors_by_skill(observation: Observation) -> dict[str, list[EvaluatedInstance]]:

@@ -26,6 +26,7 @@ from dataenvgym.agents.llm.schemas import (
 )
 from dataenvgym.agents.llm.teacher import LLMTeacher, call_seed
 from dataenvgym.llm import LLMCallFailed, load_prompt
+from dataenvgym.llm.schema import with_enums
 from dataenvgym.skills.forest import apply_tree_action
 from dataenvgym.types import (
     Action,
@@ -44,6 +45,11 @@ from dataenvgym.types import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+# Where the known names go in the schemas sent (a constrained decoder then picks one).
+_SHARE_SKILL = ("$defs", "SkillShare", "properties", "skill")
+_EXPLORE_SKILL = ("$defs", "ExploreRequest", "properties", "skill")
+_EXPLOIT_SKILL = ("$defs", "AllocationChange", "properties", "skill")
+_EXPLOIT_SUBSKILL = ("$defs", "AllocationChange", "properties", "subskill")
 #: The skills a policy knows: fixed (gold) or read when needed (LLM-discovered at reset).
 Catalogue = Sequence[Skill] | Callable[[], Sequence[Skill]]
 
@@ -103,7 +109,9 @@ class _LLMPolicy:
             {"role": "user", "content": user.rstrip() + "\n\n" + render.schema_note(schema)},
         ]
 
-    def _ask(self, messages: list[dict], schema: type[M]) -> M | None:
+    def _ask(
+        self, messages: list[dict], schema: type[M], json_schema: dict[str, Any] | None = None
+    ) -> M | None:
         """The validated answer, or None when it never came (already counted in usage)."""
         try:
             run_seed = getattr(self, "_seed", None)
@@ -113,16 +121,27 @@ class _LLMPolicy:
                 schema,
                 role=self.role,
                 max_reasks=self.teacher.options.max_reasks,
+                json_schema=json_schema,
                 seed=seed,
             )
         except LLMCallFailed:  # transient faults outlasted the retries: fall back, go on
             return None
 
-    def _fallback(self, name: str) -> str:
-        self.teacher.policy_fallbacks[name] += 1
+    def _decided(self) -> None:
+        """Count a policy decision the model's answer made (for the teacher's health)."""
+        self.teacher.record_decision(getattr(self, "_iteration", 0))
+
+    def _fallback(self, name: str, *, decision: bool = True) -> str:
+        """Count a decision a rule made instead of the model (``decision=False``: a rule
+        completing a decision already counted)."""
+        if decision:
+            self.teacher.record_decision(getattr(self, "_iteration", 0), fallback=name)
+        else:
+            self.teacher.policy_fallbacks[name] += 1
         return f"fallback ({name}): the model's answer was unusable"
 
     def _common(self, observation: Observation) -> dict[str, Any]:
+        self._iteration = observation.iteration + 1
         self.teacher.client.set_iteration(observation.iteration + 1)
         return {
             "iteration": observation.iteration,
@@ -175,6 +194,7 @@ class OpenEndedLLMPolicy(_LLMPolicy):
                 if counts[str(i)]
             ]
             return OpenEndedAction(specs=specs, notes=self._fallback("open_ended_plan"))
+        self._decided()
         proposals = answer.specs[: opts.max_specs]
         counts = scale_to_budget({str(i): p.weight for i, p in enumerate(proposals)}, budget)
         specs = [
@@ -219,6 +239,7 @@ class SkillListLLMPolicy(_LLMPolicy):
         answer = self._ask(
             self._messages("policy_skill_list", SkillAllocation, **common, skills=table),
             SkillAllocation,
+            with_enums(SkillAllocation, {_SHARE_SKILL: list(skills)}),
         )
         notes = answer.analysis if answer is not None else ""
         weights = {name: 0 for name in skills}
@@ -229,6 +250,8 @@ class SkillListLLMPolicy(_LLMPolicy):
         if answer is None or not any(weights.values()):
             notes = self._fallback("skill_list_allocation")
             weights = {name: 1 for name in skills}  # uniform
+        else:
+            self._decided()
         counts = scale_to_budget(weights, observation.budget_per_iteration)
         funded = [name for name, n in counts.items() if n > 0]
 
@@ -261,6 +284,7 @@ class SkillListLLMPolicy(_LLMPolicy):
             if hyp is None:
                 self._fallback("skill_list_hypotheses")
             else:
+                self._decided()
                 targets = [
                     f"{h.weakness.strip()} -> {h.data.strip()}"
                     for h in hyp.hypotheses[: opts.max_hypotheses]
@@ -283,8 +307,10 @@ class SubskillProposer:
     def propose(self, requests: Sequence[tuple[SkillNode, int]]) -> list[list[NewSubskill]]:
         """New subskills (allocation 0; the caller sets it) for each (skill node, how many).
 
-        Names are snake_cased, deduplicated and never an existing subskill's name; a failed
-        call yields no subskills for that skill (counted as a fallback).
+        Names are snake_cased, deduplicated and never an existing subskill's name. Where the
+        model's answer is unusable (counted as a fallback), the domain's known subskills of
+        the skill stand in, else the skill itself as one subskill: never an empty proposal,
+        so a tree always has something to ask the engine for.
         """
         known = {s.name: s for s in self.policy.catalogue}
         batch = []
@@ -321,8 +347,9 @@ class SubskillProposer:
         for (node, count), answer in zip(requests, answers, strict=True):
             if answer is None:
                 self.policy._fallback("subskill_proposals")
-                out.append([])
+                out.append(_stand_in_subskills(node, known.get(node.name), count))
                 continue
+            self.policy._decided()
             taken: dict[str, NewSubskill] = {}
             for proposal in answer.subskills:
                 name = snake(proposal.name)
@@ -331,8 +358,25 @@ class SubskillProposer:
                 taken[name] = NewSubskill(name=name, description=proposal.description, allocation=0)
                 if len(taken) == count:
                     break
-            out.append(list(taken.values()))
+            out.append(
+                list(taken.values()) or _stand_in_subskills(node, known.get(node.name), count)
+            )
         return out
+
+
+def _stand_in_subskills(node: SkillNode, known: Skill | None, count: int) -> list[NewSubskill]:
+    """Subskills without the model: the domain's known ones the node lacks, else the skill
+    itself as one subskill (numbered if that name is taken)."""
+    if known is not None:
+        missing = [name for name in known.subskills if name not in node.subskills][:count]
+        if missing:
+            return [
+                NewSubskill(name=n, description=known.subskills[n], allocation=0) for n in missing
+            ]
+    name, k = snake(node.name), 2
+    while name in node.subskills:
+        name, k = f"{snake(node.name)}_{k}", k + 1
+    return [NewSubskill(name=name, description=node.description or node.name, allocation=0)]
 
 
 class SkillTreeLLMPolicy(_LLMPolicy):
@@ -357,8 +401,20 @@ class SkillTreeLLMPolicy(_LLMPolicy):
                 catalogue=render.catalogue_json(self.catalogue),
             ),
             TreeDecision,
+            with_enums(
+                TreeDecision,
+                {
+                    _EXPLORE_SKILL: list(forest.skills),
+                    _EXPLOIT_SKILL: [n for n, node in forest.skills.items() if node.subskills],
+                    _EXPLOIT_SUBSKILL: [
+                        s for node in forest.skills.values() for s in node.subskills
+                    ],
+                },
+            ),
         )
         # Without a usable decision the tree keeps its allocations (counted as a fallback).
+        if decision is not None:
+            self._decided()
         notes = decision.analysis if decision is not None else self._fallback("skill_tree_decision")
         explore_wanted: dict[str, tuple[int, int]] = {}
         exploit: dict[str, dict[str, int]] = {}
@@ -377,7 +433,7 @@ class SkillTreeLLMPolicy(_LLMPolicy):
         empty_tree = not any(node.subskills for node in forest.skills.values())
         if empty_tree and not explore_wanted:
             # Nothing to exploit yet: grow every skill a little, sharing the budget evenly.
-            notes = self._fallback("skill_tree_empty_tree")
+            notes = self._fallback("skill_tree_empty_tree", decision=False)
             per_skill = max(1, budget // max(1, 2 * len(forest.skills)))
             explore_wanted = {name: (2, per_skill) for name in forest.skills}
 

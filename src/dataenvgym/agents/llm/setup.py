@@ -25,8 +25,11 @@ class TeacherUnavailable(DataEnvGymError):
     """The LLM teacher cannot be used: missing key, unreachable server, refused request."""
 
 
-def check_teacher(teacher: str, base_url: str | None, settings: Mapping[str, Any]) -> None:
-    """Validate the settings and make one cheap request to the endpoint.
+def check_teacher(teacher: str, base_url: str | None, settings: Mapping[str, Any]) -> str | None:
+    """Validate the settings and check the endpoint: reachable, key accepted, model served.
+
+    Returns:
+        A note when the model id could not be looked up in the server's model list.
 
     Raises:
         ConfigError: An invalid teacher spec or setting.
@@ -34,11 +37,11 @@ def check_teacher(teacher: str, base_url: str | None, settings: Mapping[str, Any
     """
     model = parse_teacher(teacher)
     if model is None:
-        return
+        return None
     config, _ = split_settings(model, base_url, settings, None)
     try:
         with LLMClient(config.model_copy(update={"cache_path": None})) as client:
-            client.check_connection()
+            return client.check_connection()
     except LLMError as err:
         raise TeacherUnavailable(str(err)) from None
 

@@ -67,6 +67,32 @@ class TeacherOptions(BaseModel):
     discovery_assign_rounds: int = Field(
         default=2, ge=0, description="LLM skill discovery: re-asks for unmapped instances."
     )
+    repair_answers: bool = Field(
+        default=True,
+        description=(
+            "Where the domain can compute the answer to a question (arithmetic), keep a "
+            "well-formed question whose answer is wrong with the right answer (counted as "
+            "repaired_answers) instead of dropping it."
+        ),
+    )
+    min_delivered_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Teacher health: an iteration whose kept training data is below this share of the "
+            "iteration's budget is degraded (the run stops unless --allow-degraded)."
+        ),
+    )
+    max_policy_fallback_share: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Teacher health: an iteration where more than this share of the policy's "
+            "decisions fell back to a rule is degraded; 1.0 (default) never stops for it."
+        ),
+    )
 
 
 def parse_teacher(spec: str) -> str | None:
@@ -188,10 +214,24 @@ class LLMTeacher:
         self.engine_ledger = EngineLedger()
         #: Plans that fell back to a rule because the model's answer was unusable.
         self.policy_fallbacks: Counter[str] = Counter()
+        #: Per iteration: policy ``decisions`` made and how many fell back (``fallbacks``).
+        self.policy_ledger = EngineLedger()
         #: Filled in by LLM skill discovery (labels, merges, re-asks, fallbacks).
         self.discovery_stats: dict[str, Any] = {}
         #: Usage reports of earlier sessions of this run folder (a resumed run keeps them).
         self.earlier_sessions: list[dict[str, Any]] = _earlier_sessions(run_dir)
+        #: Teacher health of every iteration checked so far (see :meth:`health`).
+        self.health_by_iteration: dict[str, dict[str, Any]] = {}
+        self._resume_output_mode()
+
+    def _resume_output_mode(self) -> None:
+        """Start at the structured-output mode an earlier session of this run was refused
+        down to (modes it stepped down from because answers ignored them are tried again)."""
+        for report in reversed(self.earlier_sessions):
+            found = (report.get("structured_output") or {}).get("refused_down_to")
+            if report.get("endpoint") == self.config.endpoint() and isinstance(found, str):
+                self.client.transport.modes.resume_at(found)
+                return
 
     @classmethod
     def from_spec(
@@ -218,18 +258,87 @@ class LLMTeacher:
         """``openai:MODEL``, as shown in run folders."""
         return f"{OPENAI_PREFIX}{self.config.model}"
 
-    def check(self) -> None:
-        """One cheap request; raises :class:`~dataenvgym.llm.LLMUnavailable` (one line)."""
-        self.client.check_connection()
+    def check(self) -> str | None:
+        """Cheap requests; raises :class:`~dataenvgym.llm.LLMUnavailable` (one line).
+
+        Returns:
+            A note when the model id could not be looked up in the server's model list.
+        """
+        return self.client.check_connection()
+
+    def record_decision(self, iteration: int, *, fallback: str | None = None) -> None:
+        """Count one policy decision of ``iteration``; ``fallback`` names the rule that stood
+        in for an unusable answer."""
+        self.policy_ledger.add(iteration, decisions=1, fallbacks=int(fallback is not None))
+        if fallback is not None:
+            self.policy_fallbacks[fallback] += 1
+
+    def health(self, iteration: int, budget: int) -> dict[str, Any]:
+        """How much of ``iteration`` the teacher delivered, and whether that is degraded.
+
+        Args:
+            iteration: The iteration (1-based) whose plan and data were just made.
+            budget: The training data the iteration could have had.
+
+        Returns:
+            ``budget``, ``requested`` (what the plan asked of the engine), ``delivered``
+            (kept), ``delivered_share`` (delivered / budget), ``policy_decisions``,
+            ``policy_fallbacks``, ``policy_fallback_share``, the thresholds, ``degraded``
+            and, when degraded, ``reason``.
+        """
+        engine = self.engine_ledger.get(iteration)
+        policy = self.policy_ledger.get(iteration)
+        delivered = engine.get("kept", 0)
+        decisions, fallbacks = policy.get("decisions", 0), policy.get("fallbacks", 0)
+        share = delivered / budget if budget > 0 else 1.0
+        fallback_share = fallbacks / decisions if decisions else 0.0
+        opts = self.options
+        reasons = []
+        if share < opts.min_delivered_share:
+            reasons.append(
+                f"it delivered {delivered} of {budget} training data "
+                f"({share:.0%}, below {opts.min_delivered_share:.0%})"
+            )
+        if fallback_share > opts.max_policy_fallback_share:
+            reasons.append(
+                f"{fallbacks} of {decisions} policy decisions fell back to a rule "
+                f"(above {opts.max_policy_fallback_share:.0%})"
+            )
+        health: dict[str, Any] = {
+            "budget": budget,
+            "requested": engine.get("requested", 0),
+            "delivered": delivered,
+            "delivered_share": round(share, 4),
+            "policy_decisions": decisions,
+            "policy_fallbacks": fallbacks,
+            "policy_fallback_share": round(fallback_share, 4),
+            "min_delivered_share": opts.min_delivered_share,
+            "max_policy_fallback_share": opts.max_policy_fallback_share,
+            "degraded": bool(reasons),
+        }
+        if reasons:
+            health["reason"] = "; ".join(reasons)
+            health["calls"] = _call_outcomes(self.client.usage.total(iteration=iteration))
+        self.health_by_iteration[str(iteration)] = health
+        return health
+
+    def on_degraded(self) -> None:
+        """The run stops for an unusable teacher: forget the cached answers that gave no
+        valid object (a resumed run asks the fixed endpoint again) and write the usage."""
+        self.client.forget_invalid()
+        self.write_usage()
 
     def usage_report(self) -> dict[str, Any]:
         """Calls, tokens, retries and failures per iteration × role, with the engine's drops."""
         return {
             "teacher": self.name,
             "endpoint": self.config.endpoint(),
+            "structured_output": self.client.transport.modes.to_dict(),
             "usage": self.client.usage.to_dict(),
             "engine": self.engine_ledger.to_dict(),
+            "policy": self.policy_ledger.to_dict(),
             "policy_fallbacks": dict(self.policy_fallbacks),
+            "teacher_health": dict(self.health_by_iteration),
             "skill_discovery": self.discovery_stats,
             "earlier_sessions": self.earlier_sessions,
         }
@@ -242,6 +351,8 @@ class LLMTeacher:
             "usage_by_role": usage["by_iteration_role"].get(str(iteration), {}),
             "usage": usage["by_iteration"].get(str(iteration)),
             "engine": _with_dropped_total(Counter(self.engine_ledger.get(iteration))),
+            "policy": self.policy_ledger.get(iteration),
+            "teacher_health": self.health_by_iteration.get(str(iteration)),
         }
 
     def write_usage(self, iteration: int | None = None) -> None:
@@ -263,6 +374,14 @@ class LLMTeacher:
         """Write the final usage and close the client's connections and cache."""
         self.write_usage()
         self.client.close()
+
+
+def _call_outcomes(stats: Any) -> str:
+    """What happened to the calls of an iteration, for the one line of a degraded stop."""
+    return (
+        f"{stats.calls} answered, {stats.invalid_outputs} without a valid object after "
+        f"re-asks, {stats.failed_calls} failed after retries"
+    )
 
 
 def _earlier_sessions(run_dir: Path | None) -> list[dict[str, Any]]:

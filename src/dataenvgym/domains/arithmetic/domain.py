@@ -213,6 +213,17 @@ class ArithmeticDomain:
         predicted = parse_int(prediction)
         return Score(correct=predicted == gold, partial=partial_credit(gold, predicted))
 
+    #: The question format, for engines that constrain what an LLM writes (a JSON-schema
+    #: ``pattern``): two zero-padded 3-digit operands, one operator, "=" (no zero divisor).
+    prompt_pattern = r"^[0-9]{3}[-+*%][0-9]{2}[1-9]=$"
+
+    def reference_answer(self, prompt: str) -> str | None:
+        """The canonical answer to a question, or None when it is not one of this domain."""
+        try:
+            return g.fmt_answer(evaluate_prompt(prompt))
+        except (ValueError, ZeroDivisionError):
+            return None
+
     def verify(self, datum: TrainingDatum) -> str | None:
         """Recompute the answer from the prompt; the response must be it, in canonical form."""
         try:
