@@ -13,8 +13,8 @@ same way whether the harness is root or not. Each execution gets:
   signal or its session;
 * a minimal file system: an empty read-only root with ``/usr`` (and the merged-``/usr``
   links), the interpreter's own prefix and a few ``/etc`` files read-only, a fresh ``/dev``
-  read-only, and a size-limited tmpfs ``/tmp`` holding the working directory (the disk
-  cap) and a small one on ``/dev/shm``. No home directory, no project, no run folders, no
+  read-only, a size-limited tmpfs as the working directory (under ``/tmp``; the disk cap,
+  and the only writable place besides a small tmpfs on ``/dev/shm``). No home directory, no project, no run folders, no
   host unix sockets.
 """
 
@@ -29,7 +29,7 @@ import subprocess
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 #: Top-level directories that are links into ``/usr`` on merged-``/usr`` systems.
 _ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-#: Inside the sandbox: the tmpfs mount point, and the working directory's parent.
+#: Inside the sandbox: the parent of the working directory (read-only itself).
 INNER_TMP = "/tmp"
 _SHM_CAP_MB = 16
 
@@ -90,7 +90,7 @@ def bwrap_argv(
         bwrap: Path of the ``bwrap`` executable.
         python_roots: Host directories outside ``/usr`` to bind read-only (the interpreter's).
         workdir: Working directory inside the sandbox (under :data:`INNER_TMP`).
-        disk_mb: Size of the writable tmpfs on :data:`INNER_TMP`.
+        disk_mb: Size of the writable tmpfs mounted on ``workdir``.
         network: Share the host's network namespace instead of an empty one.
     """
     # --as-pid-1: the command is the namespace's init, and bwrap's monitor reaps it. (With
@@ -112,8 +112,7 @@ def bwrap_argv(
         argv += ["--ro-bind", root, root]
     shm_mb = max(1, min(_SHM_CAP_MB, disk_mb))
     argv += [
-        "--size", str(disk_mb << 20), "--perms", "1777", "--tmpfs", INNER_TMP,
-        "--dir", workdir,
+        "--size", str(disk_mb << 20), "--perms", "0700", "--tmpfs", workdir,
         "--size", str(shm_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm",
         "--remount-ro", "/dev",
         "--remount-ro", "/",

@@ -254,22 +254,27 @@ class RunCgroup:
     def _in_group(self, pid: int) -> bool:
         return pid in self._pids()
 
-    def kill(self, timeout_s: float = 5.0) -> bool:
+    def kill(self, timeout_s: float = 5.0, *, spare: int | None = None) -> bool:
         """SIGKILL every task of the run and wait until none is left.
 
+        Args:
+            timeout_s: How long to keep killing before giving up.
+            spare: A task to leave alive (the harness's direct child, so that it reaps its
+                own children instead of leaving them to the machine's init as zombies).
+
         Returns:
-            Whether the cgroup emptied within ``timeout_s``.
+            Whether the cgroup emptied (but for ``spare``) within ``timeout_s``.
         """
         kill_file = f"{self.dirs[0]}/cgroup.kill"
         deadline = time.monotonic() + timeout_s
         while True:
-            pids = self._pids()
+            pids = self._pids() - {spare}
             if not pids:
                 return True
             if time.monotonic() > deadline:
                 logger.warning("code sandbox: cgroup %s did not empty", self.dirs[0])
                 return False
-            if self.support.version == 2 and os.path.exists(kill_file):
+            if spare is None and self.support.version == 2 and os.path.exists(kill_file):
                 with contextlib.suppress(OSError):
                     _write(kill_file, "1")
             else:

@@ -183,15 +183,23 @@ def execute(job: dict[str, Any], *, stdin: str, config: SandboxConfig) -> RawRun
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _with_nproc_prelude(source: str, nproc: int) -> str:
-    """``source`` with a first statement lowering RLIMIT_NPROC to ``nproc``.
+def _with_prelude(source: str, nproc: int) -> str:
+    """``source`` with first statements for the ``bwrap`` level.
 
-    Inside bwrap's fresh user namespace the kernel counts this run's processes on their own
-    (per user namespace and uid), so a limit set there bounds exactly this run, even when the
-    harness is not root and shares its uid with other runs. It goes after a
-    ``from __future__`` import, which must stay first.
+    * RLIMIT_NPROC lowered to ``nproc``: inside bwrap's fresh user namespace the kernel counts
+      this run's processes on their own (per user namespace and uid), so a limit set there
+      bounds exactly this run, even when the harness is not root and shares its uid with
+      other runs.
+    * ``PWD`` removed: bwrap sets it, and the code's environment is an allowlist.
+
+    They go after a ``from __future__`` import, which must stay first.
     """
-    prelude = f"import resource as _r\n_r.setrlimit(_r.RLIMIT_NPROC, ({nproc}, {nproc}))\ndel _r\n"
+    prelude = (
+        "import os as _o, resource as _r\n"
+        f"_r.setrlimit(_r.RLIMIT_NPROC, ({nproc}, {nproc}))\n"
+        "_o.environ.pop('PWD', None)\n"
+        "del _o, _r\n"
+    )
     marker = "from __future__ import annotations\n"
     head, found, tail = source.partition(marker)
     return head + found + prelude + tail if found else prelude + source
@@ -243,7 +251,7 @@ def _launch(
             disk_mb=config.disk_mb,
             network=config.network,
         )
-        source = _with_nproc_prelude(_bootstrap_source(), config.max_processes + 1)
+        source = _with_prelude(_bootstrap_source(), config.max_processes + 1)
         argv = [*prefix, "--", iso.python, *PYTHON_FLAGS, "-c", source, str(ctl_r), str(rep_w)]
         cwd = "/"
     else:
@@ -374,7 +382,10 @@ def _supervise(
     if not exited and cgroup is not None:
         # Kill the run's tasks while their parents live, so that they are reaped in the
         # sandbox rather than left as zombies of the machine's init.
-        cgroup.kill(timeout_s=0.2)
+        if cgroup.kill(timeout_s=0.2, spare=proc.pid):
+            deadline = time.monotonic() + 0.2  # the monitor exits once it has reaped them
+            while not _exited(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.002)
     if not exited and pidns:
         _ask_outer_to_stop(proc.pid)
     _kill_group(proc.pid)
