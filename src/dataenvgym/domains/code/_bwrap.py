@@ -14,8 +14,8 @@ same way whether the harness is root or not. Each execution gets:
 * a minimal file system: an empty read-only root with ``/usr`` (and the merged-``/usr``
   links), the interpreter's own prefix and a few ``/etc`` files read-only, a fresh ``/dev``
   read-only, a size-limited tmpfs as the working directory (under ``/tmp``; the disk cap,
-  and the only writable place besides a small tmpfs on ``/dev/shm``). No home directory, no project, no run folders, no
-  host unix sockets.
+  and the only writable place besides a small tmpfs on ``/dev/shm``). No home directory,
+  no project, no run folders, no host unix sockets.
 """
 
 from __future__ import annotations

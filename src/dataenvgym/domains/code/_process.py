@@ -379,13 +379,12 @@ def _supervise(
             drain_until = time.monotonic() + _DRAIN_AFTER_EXIT_S
     sel.close()
 
-    if not exited and cgroup is not None:
-        # Kill the run's tasks while their parents live, so that they are reaped in the
-        # sandbox rather than left as zombies of the machine's init.
-        if cgroup.kill(timeout_s=0.2, spare=proc.pid):
-            deadline = time.monotonic() + 0.2  # the monitor exits once it has reaped them
-            while not _exited(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.002)
+    # Kill the run's tasks while their parents live, so that they are reaped in the sandbox
+    # rather than left as zombies of the machine's init.
+    if not exited and cgroup is not None and cgroup.kill(timeout_s=0.2, spare=proc.pid):
+        reaped_by = time.monotonic() + 0.2  # the monitor exits once it has reaped them
+        while not _exited(proc.pid) and time.monotonic() < reaped_by:
+            time.sleep(0.002)
     if not exited and pidns:
         _ask_outer_to_stop(proc.pid)
     _kill_group(proc.pid)
