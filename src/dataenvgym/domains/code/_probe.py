@@ -27,6 +27,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from dataenvgym.domains.code._bwrap import bwrap_argv, find_bwrap, interpreter_roots
 from dataenvgym.domains.code._cgroup import CgroupSupport, probe_cgroups
@@ -74,7 +75,7 @@ class Isolation:
     cgroup: CgroupSupport | None = None
 
     @property
-    def level(self) -> str:
+    def level(self) -> Literal["bwrap", "namespaces", "uid", "rlimits"]:
         """``bwrap``, ``namespaces``, ``uid`` or ``rlimits`` (see the module docstring)."""
         if self.bwrap is not None:
             return "bwrap"

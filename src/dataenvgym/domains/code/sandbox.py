@@ -36,7 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import overload
+from typing import Literal, overload
+
+from pydantic import BaseModel, Field
 
 from dataenvgym.domains.code._isolation import SandboxError
 from dataenvgym.domains.code._process import RawRun, execute, isolation_for
@@ -56,6 +58,7 @@ from dataenvgym.domains.code.models import (
 __all__ = [
     "ExecutionResult",
     "ExecutionStatus",
+    "IsolationReport",
     "PythonJob",
     "SandboxCapabilities",
     "SandboxConfig",
@@ -65,6 +68,7 @@ __all__ = [
     "TestCaseResult",
     "TestOutcome",
     "TestsJob",
+    "isolation_report",
     "normalize_output",
     "run_job",
     "run_many",
@@ -97,6 +101,151 @@ def sandbox_capabilities(config: SandboxConfig | None = None) -> SandboxCapabili
         privilege_drop=iso.uid_drop,
         namespaces=iso.namespaces,
         nproc_limit_enforced=iso.nproc_enforced,
+        notes=list(iso.notes),
+    )
+
+
+class IsolationReport(BaseModel):
+    """Which isolation is in force for the code sandbox on this machine, layer by layer.
+
+    Attributes:
+        level: ``bwrap`` (bubblewrap: fresh namespaces of every kind, fresh ``/proc``,
+            minimal read-only file system, size-capped tmpfs work dir), ``namespaces``
+            (hand-made network/PID/mount namespaces over the host file system), ``uid`` (a
+            dedicated uid per run, no namespaces) or ``rlimits`` (rlimits and the in-process
+            audit hook only).
+        running_as_root: Whether the harness runs with euid 0.
+        uid_per_run: Whether each run gets its own unprivileged uid.
+        namespaces: Linux namespaces each run gets.
+        cgroup: Where per-run cgroups are made (``None``: no cgroup).
+        filesystem: What the code sees of the file system and where it may write.
+        proc: What ``/proc`` shows the code.
+        network: How the network (and host unix sockets) is cut off.
+        memory_cap: What bounds memory.
+        process_cap: What bounds the number of processes.
+        disk_cap: What bounds what the code can write.
+        cleanup: How everything a run started is killed when it ends.
+        python_executable: Interpreter that runs the code.
+        notes: Every weaker fallback in use, in words.
+    """
+
+    level: Literal["bwrap", "namespaces", "uid", "rlimits"]
+    running_as_root: bool
+    uid_per_run: bool
+    namespaces: list[str]
+    cgroup: str | None
+    filesystem: str
+    proc: str
+    network: str
+    memory_cap: str
+    process_cap: str
+    disk_cap: str
+    cleanup: str
+    python_executable: str
+    notes: list[str] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the level and the two caps a cgroup decides."""
+        cgroup = "cgroup" if self.cgroup else "no cgroup"
+        who = "root" if self.running_as_root else "not root"
+        uid = ", uid per run" if self.uid_per_run else ""
+        return f"{self.level} ({who}{uid}, {cgroup}): memory {self.memory_cap}"
+
+    def lines(self) -> list[str]:
+        """``name: value`` lines for a terminal."""
+        rows = [
+            ("level", self.level),
+            ("running as root", str(self.running_as_root)),
+            ("uid per run", str(self.uid_per_run)),
+            ("namespaces", ", ".join(self.namespaces) or "none"),
+            ("cgroup", self.cgroup or "none"),
+            ("file system", self.filesystem),
+            ("/proc", self.proc),
+            ("network", self.network),
+            ("memory", self.memory_cap),
+            ("processes", self.process_cap),
+            ("disk", self.disk_cap),
+            ("cleanup", self.cleanup),
+            ("interpreter", self.python_executable),
+        ]
+        return [f"{k}: {v}" for k, v in rows] + [f"note: {n}" for n in self.notes]
+
+
+def isolation_report(config: SandboxConfig | None = None) -> IsolationReport:
+    """Say which isolation the sandbox gives on this machine (probing it on first use).
+
+    Args:
+        config: Switches that affect the choice (``use_bwrap``, ``use_cgroups``, ...).
+
+    Returns:
+        The level in force and, per layer, what is enforced.
+    """
+    cfg = _config(config)
+    iso = isolation_for(cfg)
+    bwrap = iso.bwrap is not None
+    cg = iso.cgroup.describe() if iso.cgroup is not None else None
+    ns = iso.namespaces
+    if bwrap:
+        filesystem = (
+            "minimal read-only view (/usr, the interpreter's prefix, a few /etc files); "
+            "writable: only the run's tmpfs work dir; no home, project or run folders"
+        )
+        proc = "fresh, only the run's own processes"
+        network = "none: empty network namespace; host unix sockets unreachable"
+        disk = f"tmpfs work dir of disk_mb ({cfg.disk_mb} MB) in total"
+    else:
+        filesystem = (
+            "host file system, read-only except the run's work dir"
+            if "mount" in ns
+            else "host file system; writes outside the work dir refused by "
+            + ("file permissions and " if iso.uid_drop else "")
+            + "the audit hook"
+        )
+        proc = "the host's (other processes visible" + (
+            "; other uids' memory and environment refused)" if iso.uid_drop else ")"
+        )
+        network = (
+            "empty network namespace (host unix sockets still reachable by path)"
+            if "net" in ns
+            else "audit hook only (native code can bypass it)"
+        )
+        disk = "per file (RLIMIT_FSIZE), not in total"
+    if cg is not None:
+        memory = "total per run (cgroup), plus RLIMIT_AS per process"
+        processes = "total per run (cgroup pids.max)"
+    else:
+        memory = "per process only (RLIMIT_AS); several processes or memfd pages exceed it"
+        if bwrap:
+            processes = "per run (RLIMIT_NPROC counted in the run's own user namespace)"
+        elif iso.uid_drop:
+            processes = "per run (RLIMIT_NPROC of the run's own uid)"
+        elif iso.running_as_root:
+            processes = "none (RLIMIT_NPROC does not bind root)"
+        else:
+            processes = "RLIMIT_NPROC over all processes of this user"
+    cleanup = []
+    if cg is not None:
+        cleanup.append("the run's cgroup is killed and emptied")
+    if bwrap or iso.pidns:
+        cleanup.append("its PID namespace dies with its init")
+    if iso.uid_drop:
+        cleanup.append("its uid is checked and cleared before reuse")
+    if not cleanup:
+        cleanup.append("process group only (a process that calls setsid() escapes)")
+    return IsolationReport(
+        level=iso.level,
+        running_as_root=iso.running_as_root,
+        uid_per_run=iso.uid_drop,
+        namespaces=ns,
+        cgroup=cg,
+        filesystem=filesystem,
+        proc=proc,
+        network=network,
+        memory_cap=memory,
+        process_cap=processes,
+        disk_cap=disk,
+        cleanup="; ".join(cleanup),
+        python_executable=iso.python,
         notes=list(iso.notes),
     )
 
