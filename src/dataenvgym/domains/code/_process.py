@@ -93,6 +93,44 @@ def _ask_outer_to_stop(pid: int, grace_s: float = 0.5) -> None:
         time.sleep(0.002)
 
 
+def _kill_children(parent: int) -> bool:
+    """SIGKILL the direct children of ``parent`` (bwrap's monitor: its child is the PID
+    namespace's init, whose death takes the whole namespace). Each is pinned by a pidfd
+    while ``parent``, which has not reaped it, lives, so its pid cannot be someone else's.
+
+    Returns:
+        Whether any child was found.
+    """
+    found = False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or _ppid(entry) != parent:
+            continue
+        try:
+            fd = os.pidfd_open(int(entry))
+        except OSError:
+            continue
+        try:
+            if _ppid(entry) == parent:  # still the same process, now pinned
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                found = True
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return found
+
+
+def _ppid(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold anything, so parse after the last ")".
+    fields = stat[stat.rfind(b")") + 2 :].split(b" ", 2)
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def _exited(pid: int) -> bool:
     """Whether ``pid`` has exited, without reaping it (so its pid, and thereby the process
     group id we kill by, cannot be reused in between)."""
@@ -109,16 +147,24 @@ def _limits(config: SandboxConfig, iso: Isolation, uid: int | None) -> list[tupl
         nproc += 2  # bwrap's monitor (outside) and its init (PID 1 inside)
     elif iso.pidns:
         nproc += 1  # the bootstrap's outer process, which only waits for the code
+    limits = []
     if uid is None and not iso.running_as_root:
-        # Without a uid of its own the count includes every process of this user.
-        nproc += count_user_tasks(os.getuid())
+        if iso.bwrap is None:
+            # Without a uid of its own the count includes every process of this user.
+            nproc += count_user_tasks(os.getuid())
+            limits.append((resource.RLIMIT_NPROC, nproc, nproc))
+        # At the bwrap level the bootstrap sets the limit inside the run's own user
+        # namespace (see _with_prelude), where only this run counts; a limit out here would
+        # count other runs of this user too, and let a neighbour's fork bomb stop this one.
+    else:
+        limits.append((resource.RLIMIT_NPROC, nproc, nproc))
     return [
+        *limits,
         (resource.RLIMIT_CPU, config.cpu_seconds, config.cpu_seconds + 1),
         (resource.RLIMIT_AS, config.memory_mb * mb, config.memory_mb * mb),
         (resource.RLIMIT_FSIZE, config.max_file_mb * mb, config.max_file_mb * mb),
         (resource.RLIMIT_NOFILE, config.max_open_files, config.max_open_files),
         (resource.RLIMIT_CORE, 0, 0),
-        (resource.RLIMIT_NPROC, nproc, nproc),
     ]
 
 
@@ -381,8 +427,13 @@ def _supervise(
 
     # Kill the run's tasks while their parents live, so that they are reaped in the sandbox
     # rather than left as zombies of the machine's init.
-    if not exited and cgroup is not None and cgroup.kill(timeout_s=0.2, spare=proc.pid):
-        reaped_by = time.monotonic() + 0.2  # the monitor exits once it has reaped them
+    if not exited and (
+        (cgroup is not None and cgroup.kill(timeout_s=0.2, spare=proc.pid))
+        or (cgroup is None and signal_status and _kill_children(proc.pid))
+    ):
+        # The monitor exits once it has reaped them; the namespace's init exits only after
+        # the kernel has killed and reaped everything else in the namespace.
+        reaped_by = time.monotonic() + 2.0
         while not _exited(proc.pid) and time.monotonic() < reaped_by:
             time.sleep(0.002)
     if not exited and pidns:
