@@ -3,7 +3,7 @@
 Each attack is written the way hostile generated code would try it: through native calls
 (``ctypes``) where the in-process audit hook would otherwise stop it, since only the kernel
 layers are meant to hold. The suite runs as root and as an unprivileged user (scripts/test.sh
-re-runs this file as one); the isolation level of the run is printed in the pytest summary
+re-runs this file as one); the isolation level of the run is printed in the pytest
 summary (tests/conftest.py). A test whose protection the level in force does not
 claim is skipped with the reason, never passed.
 """
