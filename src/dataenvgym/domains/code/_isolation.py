@@ -1,8 +1,9 @@
-"""OS-level containment for the code sandbox: probing, uid slots, rlimits, namespaces.
+"""OS-level containment for the code sandbox made by hand: uid drop, rlimits, namespaces.
 
-What this machine allows is probed once per process by launching tiny interpreters with each
-mechanism, because the answer depends on the kernel, the container runtime, seccomp filters
-and file permissions rather than on anything we can read cheaply:
+These are the mechanisms of the ``namespaces`` and ``uid`` levels (the fallback where
+bubblewrap is missing; see :mod:`._bwrap`), and the ``preexec`` that every level uses to join
+the run's cgroup, drop to its uid and set its rlimits. Which of them work is probed in
+:mod:`._probe`.
 
 * **Privilege drop.** The kernel does not apply RLIMIT_NPROC to root, so a fork bomb run as
   root is bounded by nothing but the wall clock. When the harness is root, every execution

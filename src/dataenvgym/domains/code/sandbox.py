@@ -1,30 +1,30 @@
 """Run untrusted Python (a student's solution plus hidden tests) and report pass/fail.
 
-Each execution gets its own interpreter process, in its own session/process group, with:
+Each execution gets its own interpreter process, confined at the strongest level this
+machine allows (see :func:`isolation_report`, ``dataenvgym doctor`` and docs/sandbox.md):
 
-* a wall-clock timeout, after which the whole process group is SIGKILLed;
-* rlimits: CPU seconds, address space (memory), file size, open files, processes, no core;
-* a fresh temporary directory as working directory and ``HOME``, removed afterwards;
-* an environment built from an allowlist (``PATH``, ``LANG``, ``PYTHONHASHSEED=0``, ``HOME``,
-  ...), so API keys and other secrets of the harness never reach the code;
-* stdout/stderr read in bounded chunks into capped buffers;
-* ``python -S -s -B`` (no site-packages, no user site, no bytecode);
-* where the kernel allows (probed once per process; see :func:`sandbox_capabilities`): its own
-  unprivileged uid when the harness is root (so RLIMIT_NPROC binds and root-owned files are
-  protected), a new network namespace (no network at all), a new PID namespace (nothing the
-  code starts outlives it) and a new mount namespace in which the whole filesystem is
-  read-only except the temporary directory; a non-root harness gets these through a user
-  namespace;
-* inside the interpreter, an audit hook that refuses sockets, writes outside the temporary
-  directory, reads of other processes' ``/proc/<pid>/environ`` and starting programs. That
-  layer is a fallback: native code (``ctypes``) can bypass it, the kernel layers cannot be.
+* ``bwrap`` (bubblewrap, with or without root): new user, PID, network, IPC, UTS and cgroup
+  namespaces, a fresh ``/proc``, a minimal read-only file system (no home, no project, no
+  run folders, no host unix sockets) and a size-limited tmpfs as the working directory;
+* ``namespaces`` (fallback): network and PID namespaces and a read-only view of the host
+  file system except a temporary working directory;
+* ``uid`` / ``rlimits``: a dedicated uid (root only), rlimits and an audit hook.
 
-Known limits: without the mount namespace, native code can write wherever the process's uid
-may (world-writable ``/tmp`` included); without the network namespace, native code can open
-sockets; disk usage inside the temporary directory is bounded per file (RLIMIT_FSIZE), not
-in total; the code can read world-readable files; a solution that inspects the interpreter's
-memory could forge the per-run success sentinel, and one that returns objects whose ``==``
-is always true defeats ``assert f(x) == y`` (that is for test design to catch).
+At every level: a cgroup per run where one can be created (total memory and task caps, and
+the kill that ends the run), a dedicated unprivileged uid per run when the harness is root
+(no uid is handed out while a task of an earlier run lives on it), a wall-clock timeout,
+rlimits (CPU seconds, address space, file size, open files, processes, no core), an
+environment built from an allowlist (``PATH``, ``LANG``, ``PYTHONHASHSEED=0``, ``HOME``, ...)
+so secrets of the harness never reach the code, stdout/stderr read into capped buffers,
+``python -S -s -B``, and inside the interpreter an audit hook that refuses sockets, writes
+outside the working directory, reads of other processes' ``/proc/<pid>/environ`` and
+starting programs (a fallback only: native code can bypass it, the kernel layers cannot be).
+
+Known limits: without a cgroup, memory is capped per process, not per run; below the
+``bwrap`` level the host's ``/proc`` and host unix sockets are reachable and disk use is
+capped per file only; a solution that inspects the interpreter's memory could forge the
+per-run success sentinel, and one that returns objects whose ``==`` is always true defeats
+``assert f(x) == y`` (that is for test design to catch).
 
 Example:
     >>> outcome = run_tests("def add(a, b):\\n    return a + b\\n", ["assert add(1, 2) == 3"])
