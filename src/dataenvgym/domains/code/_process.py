@@ -230,7 +230,7 @@ def execute(job: dict[str, Any], *, stdin: str, config: SandboxConfig) -> RawRun
 
 
 def _with_prelude(source: str, nproc: int) -> str:
-    """``source`` with first statements for the ``bwrap`` level.
+    """A ``-c`` program that does the ``bwrap`` level's first steps, then runs ``source``.
 
     * RLIMIT_NPROC lowered to ``nproc``: inside bwrap's fresh user namespace the kernel counts
       this run's processes on their own (per user namespace and uid), so a limit set there
@@ -238,17 +238,16 @@ def _with_prelude(source: str, nproc: int) -> str:
       other runs.
     * ``PWD`` removed: bwrap sets it, and the code's environment is an allowlist.
 
-    They go after a ``from __future__`` import, which must stay first.
+    ``source`` is compiled on its own (its ``from __future__`` imports stay first) and runs
+    in ``__main__``'s namespace under the file name ``<string>``, as with ``-c source``.
     """
-    prelude = (
+    return (
         "import os as _o, resource as _r\n"
         f"_r.setrlimit(_r.RLIMIT_NPROC, ({nproc}, {nproc}))\n"
         "_o.environ.pop('PWD', None)\n"
         "del _o, _r\n"
+        f"exec(compile({source!r}, '<string>', 'exec', dont_inherit=True))\n"
     )
-    marker = "from __future__ import annotations\n"
-    head, found, tail = source.partition(marker)
-    return head + found + prelude + tail if found else prelude + source
 
 
 def _launch(
