@@ -5,7 +5,11 @@ Times honest work through the public entry points, once per isolation variant:
 * ``run_tests``: one sandboxed process per solution (a two-line function, two asserts),
   one after another, so the number is the per-execution cost of the isolation itself;
 * ``run_test_batch``: the code domain's scoring path (many solutions per sandboxed process,
-  ``max_concurrency`` processes at once), in items per second.
+  ``max_concurrency`` processes at once), in items per second;
+* ``CodeDomain.score_many`` on the built-in code domain's validation and test splits (seed 0),
+  once with the gold answers and once with each item given its neighbour's answer (same
+  subskill), in items per second, with the verdict counts, which must not depend on the
+  isolation.
 
 Variants: ``bwrap`` with and without a per-run cgroup, and the hand-made-namespaces fallback
 (``use_bwrap=False``) with and without one. A variant the code in use does not know (an
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dataenvgym.domains.code.batch import BatchJob, run_test_batch
+from dataenvgym.domains.code.domain import CodeDomain
 from dataenvgym.domains.code.sandbox import SandboxConfig, run_tests
 
 OUT = Path(__file__).parent / "results" / "sandbox_isolation.json"
@@ -64,6 +69,28 @@ def _round(cfg: SandboxConfig, executions: int, items: int) -> tuple[float, floa
     return per_exec, per_item
 
 
+def _domain_scoring(extra: dict[str, Any]) -> dict[str, Any]:
+    domain = CodeDomain()  # a fresh verdict memo
+    domain.sandbox = domain.sandbox.model_copy(update=extra)
+    val, test = domain.splits(0)
+    items = val + test
+    groups: dict[str | None, list[Any]] = {}
+    for item in items:
+        groups.setdefault(item.subskill, []).append(item)
+    neighbour = [g[(g.index(i) + 1) % len(g)].answer for g in groups.values() for i in g]
+    ordered = [i for g in groups.values() for i in g]
+    start = time.perf_counter()
+    gold = domain.score_many(ordered, [i.answer for i in ordered])
+    other = domain.score_many(ordered, neighbour)
+    seconds = time.perf_counter() - start
+    return {
+        "items_per_s": round(2 * len(ordered) / seconds, 1),
+        "gold_correct": sum(s.correct for s in gold),
+        "neighbour_correct": sum(s.correct for s in other),
+        "items": len(ordered),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=30)
@@ -86,15 +113,21 @@ def main() -> None:
             samples[name].append(_round(cfg, args.executions, args.batch_items))
     rows = {}
     for name, cfg in configs.items():
+        extra = VARIANTS.get(name, {})
+        domain = _domain_scoring(extra)
         rows[name] = {
             "level": _level(cfg),
             "executions_per_s": round(statistics.median(s[0] for s in samples[name]), 2),
             "batch_items_per_s": round(statistics.median(s[1] for s in samples[name]), 1),
             "rounds": [[round(a, 2), round(b, 1)] for a, b in samples[name]],
+            "domain_scoring": domain,
         }
         print(
             f"{args.label:7s} {name:24s} {rows[name]['executions_per_s']:7.2f} exec/s "
-            f"{rows[name]['batch_items_per_s']:8.1f} batch items/s  [{rows[name]['level']}]"
+            f"{rows[name]['batch_items_per_s']:8.1f} batch items/s "
+            f"{domain['items_per_s']:7.1f} domain items/s "
+            f"(gold {domain['gold_correct']}, neighbour {domain['neighbour_correct']} correct "
+            f"of {domain['items']})  [{rows[name]['level']}]"
         )
     try:
         import torch
