@@ -118,3 +118,14 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_runs: list[Path]) -> Path:
     return tiny_runs[0]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """When code-domain tests ran, say which isolation the code sandbox had (and as whom)."""
+    ran = (r for reports in terminalreporter.stats.values() for r in reports)
+    if not any("tests/domains/code/" in getattr(r, "nodeid", "") for r in ran):
+        return
+    from dataenvgym.domains.code.sandbox import isolation_report
+
+    summary = isolation_report().summary()
+    terminalreporter.write_line(f"code sandbox isolation (uid {os.geteuid()}): {summary}")

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dataenvgym import sweep_command
+from dataenvgym import doctor_command, sweep_command
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
@@ -414,6 +414,7 @@ def list_components() -> None:
 report_commands.register(app)  # report, analyze, export
 sweep_command.register(app)  # sweep
 leaderboard_command.register(app)  # leaderboard
+doctor_command.register(app)  # doctor
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,8 +1,9 @@
-"""OS-level containment for the code sandbox: probing, uid slots, rlimits, namespaces.
+"""OS-level containment for the code sandbox made by hand: uid drop, rlimits, namespaces.
 
-What this machine allows is probed once per process by launching tiny interpreters with each
-mechanism, because the answer depends on the kernel, the container runtime, seccomp filters
-and file permissions rather than on anything we can read cheaply:
+These are the mechanisms of the ``namespaces`` and ``uid`` levels (the fallback where
+bubblewrap is missing; see :mod:`._bwrap`), and the ``preexec`` that every level uses to join
+the run's cgroup, drop to its uid and set its rlimits. Which of them work is probed in
+:mod:`._probe`.
 
 * **Privilege drop.** The kernel does not apply RLIMIT_NPROC to root, so a fork bomb run as
   root is bounded by nothing but the wall clock. When the harness is root, every execution
@@ -30,11 +31,8 @@ import functools
 import logging
 import os
 import resource
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -128,11 +126,13 @@ def make_preexec(
     limits: tuple[Rlimit, ...],
     niceness: int = 0,
     writable_dir: str | None = None,
+    cgroup_procs: tuple[bytes, ...] = (),
 ) -> Callable[[], None]:
     """Build the ``preexec_fn`` that confines the child between ``fork`` and ``exec``.
 
-    Order matters: namespaces first (creating them as root needs the capabilities we are
-    about to drop), then the read-only mounts (same reason), then the uid (``setuid`` clears
+    Order matters: the run's cgroup first and namespaces next (joining a root-owned cgroup
+    and creating namespaces as root need the privileges we are about to drop), then the
+    read-only mounts (same reason), then the uid (``setuid`` clears
     capabilities and, being a credential change, the parent-death signal), then the rlimits
     (lowering needs no privilege), then the parent-death signal so the tree dies with the
     harness thread that launched it.
@@ -144,6 +144,7 @@ def make_preexec(
         niceness: Increment for ``nice``.
         writable_dir: With ``CLONE_NEWNS`` in ``ns_flags``: make every mount read-only except
             a bind mount of this directory (which must be the working directory).
+        cgroup_procs: ``cgroup.procs`` files of the run's cgroup(s) to join.
     """
     libc = _libc()
     unshare = libc.unshare if libc is not None else None
@@ -177,6 +178,12 @@ def make_preexec(
         os.chdir(wdir)  # the old cwd points at the read-only mount underneath
 
     def preexec() -> None:
+        for procs in cgroup_procs:
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")  # "0" is the writing process itself
+            finally:
+                os.close(fd)
         if ns_flags:
             if unshare is None or unshare(ns_flags) != 0:
                 raise OSError(ctypes.get_errno(), "unshare failed")
@@ -209,174 +216,3 @@ def clamp_limits(wanted: list[tuple[int, int, int]]) -> tuple[Rlimit, ...]:
             soft = min(soft, hard)
         out.append(Rlimit(res, soft, hard))
     return tuple(out)
-
-
-# ---------------------------------------------------------------------------------------------
-# Probing
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """The containment this process can give executions, as probed."""
-
-    python: str
-    running_as_root: bool
-    uid_drop: bool
-    ns_flags: int  # includes CLONE_NEWNS only when the read-only mount setup works
-    notes: tuple[str, ...]
-
-    @property
-    def pidns(self) -> bool:
-        return bool(self.ns_flags & CLONE_NEWPID)
-
-    @property
-    def namespaces(self) -> list[str]:
-        names = [
-            ("user", CLONE_NEWUSER),
-            ("net", CLONE_NEWNET),
-            ("pid", CLONE_NEWPID),
-            ("mount", CLONE_NEWNS),
-        ]
-        return [name for name, flag in names if self.ns_flags & flag]
-
-    @property
-    def nproc_enforced(self) -> bool:
-        return self.uid_drop or not self.running_as_root
-
-
-# A child reaching `exec` is not enough: the interpreter must start and import what the
-# bootstrap needs, as the sandbox uid (stdlib under /root is unreadable to it, for example).
-_PROBE_CODE = "import sys, json, ast, linecache, traceback; assert sys.version_info >= (3, 9)"
-
-
-def _probe(argv: list[str], preexec: Callable[[], None]) -> bool:
-    try:
-        proc = subprocess.run(
-            argv,
-            preexec_fn=preexec,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd="/",
-            env=base_env("/"),
-            start_new_session=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
-
-
-_FS_PROBE_CODE = (
-    "import os\n"
-    "open('ok', 'w').write('x')\n"
-    "try:\n"
-    "    open(os.path.join(os.path.dirname(os.getcwd()), 'escape'), 'w')\n"
-    "except OSError:\n"
-    "    pass\n"
-    "else:\n"
-    "    raise SystemExit(3)\n"
-)
-
-
-def _probe_readonly_fs(python: str, ns_flags: int, uid: int | None) -> bool:
-    """Whether the read-only mount setup works and leaves exactly the work dir writable."""
-    with tempfile.TemporaryDirectory(prefix="dataenvgym-probe-") as outer:
-        work = os.path.join(outer, "work")
-        os.mkdir(work)
-        if uid is not None:
-            os.chown(outer, uid, uid)  # so that only the mount, not permissions, can refuse
-            os.chown(work, uid, uid)
-        pre = make_preexec(ns_flags=ns_flags | CLONE_NEWNS, uid=uid, limits=(), writable_dir=work)
-        ok = _probe([python, *PYTHON_FLAGS, "-c", _FS_PROBE_CODE], pre)
-        return ok and os.path.exists(os.path.join(work, "ok"))
-
-
-def _interpreter_candidates(configured: str | None) -> list[str]:
-    if configured:
-        return [configured]
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    names = [
-        sys.executable,
-        getattr(sys, "_base_executable", ""),
-        os.path.realpath(sys.executable),
-        f"/usr/bin/{version}",
-        f"/usr/local/bin/{version}",
-        shutil.which(version, path=_SAFE_PATH) or "",
-    ]
-    seen: list[str] = []
-    for name in names:
-        if name and name not in seen and os.path.isfile(name):
-            seen.append(name)
-    return seen
-
-
-@functools.cache
-def resolve_isolation(
-    python_executable: str | None,
-    drop_privileges: bool,
-    use_namespaces: bool,
-    uid_base: int,
-) -> Isolation:
-    """Probe (once per argument tuple) which containment mechanisms work here."""
-    notes: list[str] = []
-    root = hasattr(os, "geteuid") and os.geteuid() == 0
-    candidates = _interpreter_candidates(python_executable)
-    python: str | None = None
-    uid_drop = False
-    probe_uid = uid_base
-    if root and drop_privileges:
-        for cand in candidates:
-            pre = make_preexec(ns_flags=0, uid=probe_uid, limits=())
-            if _probe([cand, *PYTHON_FLAGS, "-c", _PROBE_CODE], pre):
-                python, uid_drop = cand, True
-                break
-        if not uid_drop:
-            notes.append(
-                "running as root but no interpreter works under an unprivileged uid "
-                f"(tried {candidates}); RLIMIT_NPROC does not bind root, so a fork bomb is "
-                "bounded only by the PID namespace and the wall-clock timeout"
-            )
-    elif root:
-        notes.append("privilege drop disabled: RLIMIT_NPROC does not bind root")
-    if python is None:
-        python = candidates[0] if candidates else sys.executable
-    if python != sys.executable:
-        notes.append(f"submitted code runs on {python}, not the harness's {sys.executable}")
-
-    ns_flags = 0
-    if use_namespaces and _libc() is not None:
-        user = 0 if root else CLONE_NEWUSER
-        for flags in (user | CLONE_NEWNET | CLONE_NEWPID, user | CLONE_NEWNET, user | CLONE_NEWPID):
-            pre = make_preexec(ns_flags=flags, uid=probe_uid if uid_drop else None, limits=())
-            if _probe([python, *PYTHON_FLAGS, "-c", "pass"], pre):
-                ns_flags = flags
-                break
-        if ns_flags and _probe_readonly_fs(python, ns_flags, probe_uid if uid_drop else None):
-            ns_flags |= CLONE_NEWNS
-    if not ns_flags & CLONE_NEWNS:
-        notes.append(
-            "no read-only mount namespace: writes outside the work dir are refused by "
-            + ("file permissions (sandbox uid) and " if uid_drop else "")
-            + "the audit hook only"
-        )
-    if not ns_flags & CLONE_NEWNET:
-        notes.append(
-            "no network namespace: networking is blocked only by the in-process audit hook, "
-            "which native code (ctypes) can bypass"
-        )
-    if not ns_flags & CLONE_NEWPID:
-        notes.append(
-            "no PID namespace: leftovers are killed via the process group"
-            + (" and kill(-1) as the sandbox uid" if uid_drop else "; setsid() escapes it")
-        )
-    if not root:
-        notes.append(
-            "not root: RLIMIT_NPROC counts all processes of this user, so the limit is set "
-            "to the current count plus max_processes"
-        )
-    iso = Isolation(python, bool(root), uid_drop, ns_flags, tuple(notes))
-    for note in notes:
-        logger.info("code sandbox: %s", note)
-    return iso

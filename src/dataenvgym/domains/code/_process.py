@@ -17,19 +17,20 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dataenvgym.domains.code._bwrap import INNER_TMP, bwrap_argv
+from dataenvgym.domains.code._cgroup import RunCgroup
 from dataenvgym.domains.code._isolation import (
     CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWUSER,
     PYTHON_FLAGS,
-    Isolation,
     SandboxError,
     base_env,
     clamp_limits,
     make_preexec,
-    resolve_isolation,
 )
+from dataenvgym.domains.code._probe import Isolation, resolve_isolation
 from dataenvgym.domains.code._uids import UID_POOL, count_user_tasks, reap_uid, wait_uid_empty
 from dataenvgym.domains.code.models import ExecutionResult, ExecutionStatus, SandboxConfig
 
@@ -46,7 +47,13 @@ def _bootstrap_source() -> str:
 def isolation_for(config: SandboxConfig) -> Isolation:
     """The probed containment for ``config``'s switches (cached per process)."""
     return resolve_isolation(
-        config.python_executable, config.drop_privileges, config.use_namespaces, config.uid_base
+        config.python_executable,
+        config.drop_privileges,
+        config.use_namespaces,
+        config.uid_base,
+        config.use_bwrap,
+        config.bwrap_executable,
+        config.use_cgroups,
     )
 
 
@@ -86,6 +93,44 @@ def _ask_outer_to_stop(pid: int, grace_s: float = 0.5) -> None:
         time.sleep(0.002)
 
 
+def _kill_children(parent: int) -> bool:
+    """SIGKILL the direct children of ``parent`` (bwrap's monitor: its child is the PID
+    namespace's init, whose death takes the whole namespace). Each is pinned by a pidfd
+    while ``parent``, which has not reaped it, lives, so its pid cannot be someone else's.
+
+    Returns:
+        Whether any child was found.
+    """
+    found = False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or _ppid(entry) != parent:
+            continue
+        try:
+            fd = os.pidfd_open(int(entry))
+        except OSError:
+            continue
+        try:
+            if _ppid(entry) == parent:  # still the same process, now pinned
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                found = True
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return found
+
+
+def _ppid(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold anything, so parse after the last ")".
+    fields = stat[stat.rfind(b")") + 2 :].split(b" ", 2)
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def _exited(pid: int) -> bool:
     """Whether ``pid`` has exited, without reaping it (so its pid, and thereby the process
     group id we kill by, cannot be reused in between)."""
@@ -98,23 +143,51 @@ def _exited(pid: int) -> bool:
 def _limits(config: SandboxConfig, iso: Isolation, uid: int | None) -> list[tuple[int, int, int]]:
     mb = 1 << 20
     nproc = config.max_processes
-    if iso.pidns:
+    if iso.bwrap is not None:
+        nproc += 2  # bwrap's monitor (outside) and its init (PID 1 inside)
+    elif iso.pidns:
         nproc += 1  # the bootstrap's outer process, which only waits for the code
+    limits = []
     if uid is None and not iso.running_as_root:
-        # Without a uid of its own the count includes every process of this user.
-        nproc += count_user_tasks(os.getuid())
+        if iso.bwrap is None:
+            # Without a uid of its own the count includes every process of this user.
+            nproc += count_user_tasks(os.getuid())
+            limits.append((resource.RLIMIT_NPROC, nproc, nproc))
+        # At the bwrap level the bootstrap sets the limit inside the run's own user
+        # namespace (see _with_prelude), where only this run counts; a limit out here would
+        # count other runs of this user too, and let a neighbour's fork bomb stop this one.
+    else:
+        limits.append((resource.RLIMIT_NPROC, nproc, nproc))
     return [
+        *limits,
         (resource.RLIMIT_CPU, config.cpu_seconds, config.cpu_seconds + 1),
         (resource.RLIMIT_AS, config.memory_mb * mb, config.memory_mb * mb),
         (resource.RLIMIT_FSIZE, config.max_file_mb * mb, config.max_file_mb * mb),
         (resource.RLIMIT_NOFILE, config.max_open_files, config.max_open_files),
         (resource.RLIMIT_CORE, 0, 0),
-        (resource.RLIMIT_NPROC, nproc, nproc),
     ]
+
+
+def _run_cgroup(config: SandboxConfig, iso: Isolation) -> RunCgroup | None:
+    if iso.cgroup is None:
+        return None
+    try:
+        # Files in the tmpfs work dir are memory too, and charged to the run's cgroup.
+        return RunCgroup(
+            iso.cgroup,
+            memory_bytes=(config.memory_mb + config.disk_mb) << 20,
+            max_tasks=config.max_processes + 2,
+        )
+    except OSError as exc:
+        raise SandboxError(f"could not create the run's cgroup: {exc}") from exc
 
 
 def execute(job: dict[str, Any], *, stdin: str, config: SandboxConfig) -> RawRun:
     """Run the bootstrap with ``job`` (mode and sources) under ``config``.
+
+    Whatever the run started is dead when this returns: the run's cgroup is killed and
+    emptied, the PID namespace dies with its init, and the run's uid (when the harness is
+    root) is checked for leftovers, which are killed, before it is released.
 
     Raises:
         SandboxError: The sandbox could not launch the interpreter.
@@ -124,26 +197,57 @@ def execute(job: dict[str, Any], *, stdin: str, config: SandboxConfig) -> RawRun
         uid: int | None = None
         if iso.uid_drop:
             uid = stack.enter_context(
-                UID_POOL.acquire(
-                    config.uid_base, config.uid_slots, iso.python, reap_first=not iso.pidns
-                )
+                UID_POOL.acquire(config.uid_base, config.uid_slots, iso.python)
             )
-        tmp = stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="dataenvgym-sbx-", ignore_cleanup_errors=True)
-        )
-        if uid is not None:
-            os.chown(tmp, uid, uid)
-        run = _launch(job, stdin=stdin, config=config, iso=iso, uid=uid, tmp=tmp)
-        if uid is not None:
-            # Without a PID namespace, processes that left our process group survive it.
-            if not iso.pidns:
-                reap_uid(iso.python, uid)
-            # Killed tasks count against RLIMIT_NPROC until reaped; the uid is reused next,
-            # so wait for them. A clean exit of PID 1 has already waited for its namespace.
-            if not iso.pidns or run.result.status in ("timeout", "output_limit"):
-                wait_uid_empty(uid)
+        cgroup = _run_cgroup(config, iso)
+        if cgroup is not None:
+            stack.callback(cgroup.remove)
+        if iso.bwrap is not None:
+            # The work dir exists only inside the sandbox (a tmpfs); nothing on the host.
+            workdir = f"{INNER_TMP}/dataenvgym-sbx-{secrets.token_hex(6)}"
+        else:
+            workdir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="dataenvgym-sbx-", ignore_cleanup_errors=True)
+            )
+            if uid is not None:
+                os.chown(workdir, uid, uid)
+        run = _launch(job, stdin=stdin, config=config, iso=iso, uid=uid, tmp=workdir, cgroup=cgroup)
+        if cgroup is not None:
+            if cgroup.oom_killed() and run.result.status in ("killed", "error"):
+                run.result = run.result.model_copy(update={"status": "memory"})
+            emptied = cgroup.kill()
+        else:
+            emptied = False
+        # An emptied cgroup held every task of the run (the uid cannot move a task out of it).
+        if uid is not None and not emptied and count_user_tasks(uid, zombies=False):
+            # Survivors (no PID namespace, or a namespace init not yet gone): kill(-1) as the
+            # uid reaches them wherever they went; killed tasks count against RLIMIT_NPROC
+            # until reaped, so wait for them too.
+            reap_uid(iso.python, uid)
+            wait_uid_empty(uid)
         return run
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _with_prelude(source: str, nproc: int) -> str:
+    """A ``-c`` program that does the ``bwrap`` level's first steps, then runs ``source``.
+
+    * RLIMIT_NPROC lowered to ``nproc``: inside bwrap's fresh user namespace the kernel counts
+      this run's processes on their own (per user namespace and uid), so a limit set there
+      bounds exactly this run, even when the harness is not root and shares its uid with
+      other runs.
+    * ``PWD`` removed: bwrap sets it, and the code's environment is an allowlist.
+
+    ``source`` is compiled on its own (its ``from __future__`` imports stay first) and runs
+    in ``__main__``'s namespace under the file name ``<string>``, as with ``-c source``.
+    """
+    return (
+        "import os as _o, resource as _r\n"
+        f"_r.setrlimit(_r.RLIMIT_NPROC, ({nproc}, {nproc}))\n"
+        "_o.environ.pop('PWD', None)\n"
+        "del _o, _r\n"
+        f"exec(compile({source!r}, '<string>', 'exec', dont_inherit=True))\n"
+    )
 
 
 def _launch(
@@ -154,8 +258,9 @@ def _launch(
     iso: Isolation,
     uid: int | None,
     tmp: str,
+    cgroup: RunCgroup | None = None,
 ) -> RawRun:
-    ns_flags = iso.ns_flags
+    ns_flags = 0 if iso.bwrap is not None else iso.ns_flags
     if config.network:
         ns_flags &= ~CLONE_NEWNET
     if not config.restrict_writes:
@@ -167,7 +272,8 @@ def _launch(
         **job,
         "nonce": nonce,
         "tmpdir": tmp,
-        "pidns": bool(ns_flags & CLONE_NEWPID),
+        # bwrap runs the bootstrap as PID 1 (--as-pid-1), which then forks the code.
+        "pidns": bool(ns_flags & CLONE_NEWPID) or iso.bwrap is not None,
         "network": config.network,
         "restrict_writes": config.restrict_writes,
         "subprocs": config.allow_subprocess,
@@ -177,11 +283,25 @@ def _launch(
         uid=uid,
         limits=clamp_limits(_limits(config, iso, uid)),
         niceness=config.niceness,
-        writable_dir=tmp,
+        writable_dir=tmp if iso.bwrap is None else None,
+        cgroup_procs=cgroup.procs_files if cgroup is not None else (),
     )
     ctl_r, ctl_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    argv = [iso.python, *PYTHON_FLAGS, "-c", _bootstrap_source(), str(ctl_r), str(rep_w)]
+    if iso.bwrap is not None:
+        prefix = bwrap_argv(
+            iso.bwrap,
+            python_roots=iso.python_roots,
+            workdir=tmp,
+            disk_mb=config.disk_mb,
+            network=config.network,
+        )
+        source = _with_prelude(_bootstrap_source(), config.max_processes + 1)
+        argv = [*prefix, "--", iso.python, *PYTHON_FLAGS, "-c", source, str(ctl_r), str(rep_w)]
+        cwd = "/"
+    else:
+        argv = [iso.python, *PYTHON_FLAGS, "-c", _bootstrap_source(), str(ctl_r), str(rep_w)]
+        cwd = tmp
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -189,7 +309,7 @@ def _launch(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=tmp,
+            cwd=cwd,
             env=base_env(tmp),
             pass_fds=(ctl_r, rep_w),
             start_new_session=True,  # own process group: one killpg reaches the whole tree
@@ -215,6 +335,8 @@ def _launch(
             config=config,
             start=start,
             pidns=bool(ns_flags & CLONE_NEWPID),
+            signal_status=iso.bwrap is not None,
+            cgroup=cgroup,
         )
     finally:
         _kill_group(proc.pid)
@@ -237,6 +359,8 @@ def _supervise(
     config: SandboxConfig,
     start: float,
     pidns: bool,
+    signal_status: bool = False,
+    cgroup: RunCgroup | None = None,
 ) -> RawRun:
     """Pump pipes until the process exits (or a limit hits), then reap and classify it.
 
@@ -300,12 +424,26 @@ def _supervise(
             drain_until = time.monotonic() + _DRAIN_AFTER_EXIT_S
     sel.close()
 
+    # Kill the run's tasks while their parents live, so that they are reaped in the sandbox
+    # rather than left as zombies of the machine's init.
+    if not exited and (
+        (cgroup is not None and cgroup.kill(timeout_s=0.2, spare=proc.pid))
+        or (cgroup is None and signal_status and _kill_children(proc.pid))
+    ):
+        # The monitor exits once it has reaped them; the namespace's init exits only after
+        # the kernel has killed and reaped everything else in the namespace.
+        reaped_by = time.monotonic() + 2.0
+        while not _exited(proc.pid) and time.monotonic() < reaped_by:
+            time.sleep(0.002)
     if not exited and pidns:
         _ask_outer_to_stop(proc.pid)
     _kill_group(proc.pid)
     _, status, usage = os.wait4(proc.pid, 0)
     duration = time.monotonic() - start
     returncode = os.waitstatus_to_exitcode(status)
+    if signal_status and 128 < returncode < 128 + signal.NSIG:
+        # bwrap reports a command killed by signal N as exit status 128 + N.
+        returncode = 128 - returncode
     proc.returncode = returncode  # reaped here (for rusage), so tell Popen
     cpu = usage.ru_utime + usage.ru_stime
 

@@ -23,8 +23,15 @@ from dataenvgym.domains.code._isolation import PYTHON_FLAGS, SandboxError, base_
 logger = logging.getLogger(__name__)
 
 
-def count_user_tasks(uid: int) -> int:
-    """Threads currently owned by real uid ``uid`` (what RLIMIT_NPROC counts), from /proc."""
+def count_user_tasks(uid: int, *, zombies: bool = True) -> int:
+    """Threads currently owned by real uid ``uid`` (what RLIMIT_NPROC counts), from /proc.
+
+    With ``zombies=False``, only tasks that can still run: a zombie has exited and waits for
+    its parent (often the machine's init, which reaps late) to collect its status.
+
+    Reads ``status`` (world-readable even for processes that made themselves non-dumpable,
+    whose ``/proc/<pid>`` directory then shows root as its owner).
+    """
     total = 0
     try:
         entries = os.listdir("/proc")
@@ -34,18 +41,18 @@ def count_user_tasks(uid: int) -> int:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
+            with open(f"/proc/{entry}/status", "rb") as fh:
                 text = fh.read()
         except OSError:
             continue
-        owner = threads = None
-        for line in text.splitlines():
-            if line.startswith("Uid:"):
-                owner = int(line.split()[1])
-            elif line.startswith("Threads:"):
-                threads = int(line.split()[1])
-        if owner == uid and threads is not None:
-            total += threads
+        at = text.find(b"\nUid:\t")
+        if at < 0 or int(text[at + 6 : text.index(b"\t", at + 6)]) != uid:
+            continue
+        if not zombies and b"\nState:\tZ" in text:
+            continue
+        at = text.find(b"\nThreads:\t")
+        if at >= 0:
+            total += int(text[at + 10 : text.index(b"\n", at + 10)])
     return total
 
 
@@ -61,7 +68,7 @@ class UidPool:
         self._lock = threading.Lock()
         self._held: set[int] = set()
         self._vetted: dict[int, bool] = {}
-        self._used_once: set[int] = set()
+        self._stuck: dict[int, float] = {}  # uid -> when to try it again
 
     def _lock_dir(self) -> str | None:
         path = os.path.join(tempfile.gettempdir(), "dataenvgym-sandbox-uids")
@@ -89,6 +96,8 @@ class UidPool:
             for uid in range(base, base + slots):
                 if uid in self._held or not self._usable(uid):
                     continue
+                if self._stuck.get(uid, 0.0) > time.monotonic():
+                    continue
                 fd = None
                 if lock_dir is not None:
                     fd = os.open(
@@ -106,27 +115,46 @@ class UidPool:
         return None
 
     @contextlib.contextmanager
-    def acquire(self, base: int, slots: int, python: str, reap_first: bool) -> Iterator[int]:
-        """Yield a free uid; wait (up to a minute) while all are busy."""
+    def acquire(self, base: int, slots: int, python: str) -> Iterator[int]:
+        """Yield a free uid with no process left on it; wait (up to a minute) while all are
+        busy.
+
+        A uid is handed out only once no task of it is alive: leftovers (of a crashed
+        harness, or of an earlier run that escaped every other layer) are killed first, and
+        a uid whose tasks will not die is skipped, so no run ever shares a uid, and thereby
+        ``/proc`` access and signals, with anything of an earlier run.
+        """
         deadline = time.monotonic() + 60.0
-        got = self._try_acquire(base, slots)
-        while got is None:
+        while True:
+            got = self._try_acquire(base, slots)
+            if got is not None:
+                uid, fd = got
+                if self._empty(python, uid):
+                    break
+                with self._lock:
+                    self._stuck[uid] = time.monotonic() + 10.0
+                self._release(uid, fd)
+                logger.warning("code sandbox: uid %d has tasks that will not die; skipped", uid)
             if time.monotonic() > deadline:
                 raise SandboxError(f"no free sandbox uid in [{base}, {base + slots})")
             time.sleep(0.02)
-            got = self._try_acquire(base, slots)
-        uid, fd = got
         try:
-            # Processes of a harness that crashed may still run under this uid.
-            if reap_first and uid not in self._used_once:
-                reap_uid(python, uid)
-            self._used_once.add(uid)
             yield uid
         finally:
-            with self._lock:
-                self._held.discard(uid)
-            if fd is not None:
-                os.close(fd)
+            self._release(uid, fd)
+
+    @staticmethod
+    def _empty(python: str, uid: int) -> bool:
+        if not count_user_tasks(uid, zombies=False):
+            return True
+        reap_uid(python, uid)
+        return wait_uid_empty(uid)
+
+    def _release(self, uid: int, fd: int | None) -> None:
+        with self._lock:
+            self._held.discard(uid)
+        if fd is not None:
+            os.close(fd)
 
 
 UID_POOL = UidPool()
@@ -157,9 +185,9 @@ def reap_uid(python: str, uid: int) -> None:
 
 
 def wait_uid_empty(uid: int, timeout_s: float = 2.0) -> bool:
-    """Poll until no task of ``uid`` is left (killed ones take a moment to be reaped)."""
+    """Poll until no live task of ``uid`` is left (killed ones take a moment to die)."""
     deadline = time.monotonic() + timeout_s
-    while count_user_tasks(uid):
+    while count_user_tasks(uid, zombies=False):
         if time.monotonic() > deadline:
             logger.warning("code sandbox: tasks of uid %d outlived the kill", uid)
             return False

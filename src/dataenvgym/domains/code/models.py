@@ -55,6 +55,17 @@ class SandboxConfig(BaseModel):
             sandbox uid.
         uid_base: First uid of the pool of sandbox uids (root only).
         uid_slots: Size of that pool; bounds the executions running at once across processes.
+        use_bwrap: Confine each execution with bubblewrap (``bwrap``) where it is installed and
+            works: fresh namespaces of every kind, a fresh ``/proc``, a minimal read-only file
+            system and a size-limited tmpfs work dir, with or without root. Without it, the
+            hand-made namespaces of ``use_namespaces`` are the fallback.
+        bwrap_executable: Path of ``bwrap``; by default the one on ``PATH``.
+        use_cgroups: Give each execution its own cgroup where one can be created (root, or a
+            delegated subtree): ``memory_mb + disk_mb`` is then the total memory of all the
+            run's processes and files together, ``max_processes`` its total task count, and
+            the cgroup is how everything it started is killed.
+        disk_mb: Size of the execution's writable work dir at the ``bwrap`` level (a tmpfs,
+            so it also counts as memory); the total the code can write.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -76,6 +87,10 @@ class SandboxConfig(BaseModel):
     python_executable: str | None = None
     uid_base: int = Field(default=64000, ge=1000)
     uid_slots: int = Field(default=256, ge=1, le=4096)
+    use_bwrap: bool = True
+    bwrap_executable: str | None = None
+    use_cgroups: bool = True
+    disk_mb: int = Field(default=256, ge=1)
 
 
 class ExecutionResult(BaseModel):

@@ -1,30 +1,30 @@
 """Run untrusted Python (a student's solution plus hidden tests) and report pass/fail.
 
-Each execution gets its own interpreter process, in its own session/process group, with:
+Each execution gets its own interpreter process, confined at the strongest level this
+machine allows (see :func:`isolation_report`, ``dataenvgym doctor`` and docs/sandbox.md):
 
-* a wall-clock timeout, after which the whole process group is SIGKILLed;
-* rlimits: CPU seconds, address space (memory), file size, open files, processes, no core;
-* a fresh temporary directory as working directory and ``HOME``, removed afterwards;
-* an environment built from an allowlist (``PATH``, ``LANG``, ``PYTHONHASHSEED=0``, ``HOME``,
-  ...), so API keys and other secrets of the harness never reach the code;
-* stdout/stderr read in bounded chunks into capped buffers;
-* ``python -S -s -B`` (no site-packages, no user site, no bytecode);
-* where the kernel allows (probed once per process; see :func:`sandbox_capabilities`): its own
-  unprivileged uid when the harness is root (so RLIMIT_NPROC binds and root-owned files are
-  protected), a new network namespace (no network at all), a new PID namespace (nothing the
-  code starts outlives it) and a new mount namespace in which the whole filesystem is
-  read-only except the temporary directory; a non-root harness gets these through a user
-  namespace;
-* inside the interpreter, an audit hook that refuses sockets, writes outside the temporary
-  directory, reads of other processes' ``/proc/<pid>/environ`` and starting programs. That
-  layer is a fallback: native code (``ctypes``) can bypass it, the kernel layers cannot be.
+* ``bwrap`` (bubblewrap, with or without root): new user, PID, network, IPC, UTS and cgroup
+  namespaces, a fresh ``/proc``, a minimal read-only file system (no home, no project, no
+  run folders, no host unix sockets) and a size-limited tmpfs as the working directory;
+* ``namespaces`` (fallback): network and PID namespaces and a read-only view of the host
+  file system except a temporary working directory;
+* ``uid`` / ``rlimits``: a dedicated uid (root only), rlimits and an audit hook.
 
-Known limits: without the mount namespace, native code can write wherever the process's uid
-may (world-writable ``/tmp`` included); without the network namespace, native code can open
-sockets; disk usage inside the temporary directory is bounded per file (RLIMIT_FSIZE), not
-in total; the code can read world-readable files; a solution that inspects the interpreter's
-memory could forge the per-run success sentinel, and one that returns objects whose ``==``
-is always true defeats ``assert f(x) == y`` (that is for test design to catch).
+At every level: a cgroup per run where one can be created (total memory and task caps, and
+the kill that ends the run), a dedicated unprivileged uid per run when the harness is root
+(no uid is handed out while a task of an earlier run lives on it), a wall-clock timeout,
+rlimits (CPU seconds, address space, file size, open files, processes, no core), an
+environment built from an allowlist (``PATH``, ``LANG``, ``PYTHONHASHSEED=0``, ``HOME``, ...)
+so secrets of the harness never reach the code, stdout/stderr read into capped buffers,
+``python -S -s -B``, and inside the interpreter an audit hook that refuses sockets, writes
+outside the working directory, reads of other processes' ``/proc/<pid>/environ`` and
+starting programs (a fallback only: native code can bypass it, the kernel layers cannot be).
+
+Known limits: without a cgroup, memory is capped per process, not per run; below the
+``bwrap`` level the host's ``/proc`` and host unix sockets are reachable and disk use is
+capped per file only; a solution that inspects the interpreter's memory could forge the
+per-run success sentinel, and one that returns objects whose ``==`` is always true defeats
+``assert f(x) == y`` (that is for test design to catch).
 
 Example:
     >>> outcome = run_tests("def add(a, b):\\n    return a + b\\n", ["assert add(1, 2) == 3"])
@@ -36,7 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import overload
+from typing import Literal, overload
+
+from pydantic import BaseModel, Field
 
 from dataenvgym.domains.code._isolation import SandboxError
 from dataenvgym.domains.code._process import RawRun, execute, isolation_for
@@ -56,6 +58,7 @@ from dataenvgym.domains.code.models import (
 __all__ = [
     "ExecutionResult",
     "ExecutionStatus",
+    "IsolationReport",
     "PythonJob",
     "SandboxCapabilities",
     "SandboxConfig",
@@ -65,6 +68,7 @@ __all__ = [
     "TestCaseResult",
     "TestOutcome",
     "TestsJob",
+    "isolation_report",
     "normalize_output",
     "run_job",
     "run_many",
@@ -97,6 +101,151 @@ def sandbox_capabilities(config: SandboxConfig | None = None) -> SandboxCapabili
         privilege_drop=iso.uid_drop,
         namespaces=iso.namespaces,
         nproc_limit_enforced=iso.nproc_enforced,
+        notes=list(iso.notes),
+    )
+
+
+class IsolationReport(BaseModel):
+    """Which isolation is in force for the code sandbox on this machine, layer by layer.
+
+    Attributes:
+        level: ``bwrap`` (bubblewrap: fresh namespaces of every kind, fresh ``/proc``,
+            minimal read-only file system, size-capped tmpfs work dir), ``namespaces``
+            (hand-made network/PID/mount namespaces over the host file system), ``uid`` (a
+            dedicated uid per run, no namespaces) or ``rlimits`` (rlimits and the in-process
+            audit hook only).
+        running_as_root: Whether the harness runs with euid 0.
+        uid_per_run: Whether each run gets its own unprivileged uid.
+        namespaces: Linux namespaces each run gets.
+        cgroup: Where per-run cgroups are made (``None``: no cgroup).
+        filesystem: What the code sees of the file system and where it may write.
+        proc: What ``/proc`` shows the code.
+        network: How the network (and host unix sockets) is cut off.
+        memory_cap: What bounds memory.
+        process_cap: What bounds the number of processes.
+        disk_cap: What bounds what the code can write.
+        cleanup: How everything a run started is killed when it ends.
+        python_executable: Interpreter that runs the code.
+        notes: Every weaker fallback in use, in words.
+    """
+
+    level: Literal["bwrap", "namespaces", "uid", "rlimits"]
+    running_as_root: bool
+    uid_per_run: bool
+    namespaces: list[str]
+    cgroup: str | None
+    filesystem: str
+    proc: str
+    network: str
+    memory_cap: str
+    process_cap: str
+    disk_cap: str
+    cleanup: str
+    python_executable: str
+    notes: list[str] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the level and the two caps a cgroup decides."""
+        cgroup = "cgroup" if self.cgroup else "no cgroup"
+        who = "root" if self.running_as_root else "not root"
+        uid = ", uid per run" if self.uid_per_run else ""
+        return f"{self.level} ({who}{uid}, {cgroup}): memory {self.memory_cap}"
+
+    def lines(self) -> list[str]:
+        """``name: value`` lines for a terminal."""
+        rows = [
+            ("level", self.level),
+            ("running as root", str(self.running_as_root)),
+            ("uid per run", str(self.uid_per_run)),
+            ("namespaces", ", ".join(self.namespaces) or "none"),
+            ("cgroup", self.cgroup or "none"),
+            ("file system", self.filesystem),
+            ("/proc", self.proc),
+            ("network", self.network),
+            ("memory", self.memory_cap),
+            ("processes", self.process_cap),
+            ("disk", self.disk_cap),
+            ("cleanup", self.cleanup),
+            ("interpreter", self.python_executable),
+        ]
+        return [f"{k}: {v}" for k, v in rows] + [f"note: {n}" for n in self.notes]
+
+
+def isolation_report(config: SandboxConfig | None = None) -> IsolationReport:
+    """Say which isolation the sandbox gives on this machine (probing it on first use).
+
+    Args:
+        config: Switches that affect the choice (``use_bwrap``, ``use_cgroups``, ...).
+
+    Returns:
+        The level in force and, per layer, what is enforced.
+    """
+    cfg = _config(config)
+    iso = isolation_for(cfg)
+    bwrap = iso.bwrap is not None
+    cg = iso.cgroup.describe() if iso.cgroup is not None else None
+    ns = iso.namespaces
+    if bwrap:
+        filesystem = (
+            "minimal read-only view (/usr, the interpreter's prefix, a few /etc files); "
+            "writable: only the run's tmpfs work dir; no home, project or run folders"
+        )
+        proc = "fresh, only the run's own processes"
+        network = "none: empty network namespace; host unix sockets unreachable"
+        disk = f"tmpfs work dir of disk_mb ({cfg.disk_mb} MB) in total"
+    else:
+        filesystem = (
+            "host file system, read-only except the run's work dir"
+            if "mount" in ns
+            else "host file system; writes outside the work dir refused by "
+            + ("file permissions and " if iso.uid_drop else "")
+            + "the audit hook"
+        )
+        proc = "the host's (other processes visible" + (
+            "; other uids' memory and environment refused)" if iso.uid_drop else ")"
+        )
+        network = (
+            "empty network namespace (host unix sockets still reachable by path)"
+            if "net" in ns
+            else "audit hook only (native code can bypass it)"
+        )
+        disk = "per file (RLIMIT_FSIZE), not in total"
+    if cg is not None:
+        memory = "total per run (cgroup), plus RLIMIT_AS per process"
+        processes = "total per run (cgroup pids.max)"
+    else:
+        memory = "per process only (RLIMIT_AS); several processes or memfd pages exceed it"
+        if bwrap:
+            processes = "per run (RLIMIT_NPROC counted in the run's own user namespace)"
+        elif iso.uid_drop:
+            processes = "per run (RLIMIT_NPROC of the run's own uid)"
+        elif iso.running_as_root:
+            processes = "none (RLIMIT_NPROC does not bind root)"
+        else:
+            processes = "RLIMIT_NPROC over all processes of this user"
+    cleanup = []
+    if cg is not None:
+        cleanup.append("the run's cgroup is killed and emptied")
+    if bwrap or iso.pidns:
+        cleanup.append("its PID namespace dies with its init")
+    if iso.uid_drop:
+        cleanup.append("its uid is checked and cleared before reuse")
+    if not cleanup:
+        cleanup.append("process group only (a process that calls setsid() escapes)")
+    return IsolationReport(
+        level=iso.level,
+        running_as_root=iso.running_as_root,
+        uid_per_run=iso.uid_drop,
+        namespaces=ns,
+        cgroup=cg,
+        filesystem=filesystem,
+        proc=proc,
+        network=network,
+        memory_cap=memory,
+        process_cap=processes,
+        disk_cap=disk,
+        cleanup="; ".join(cleanup),
+        python_executable=iso.python,
         notes=list(iso.notes),
     )
 
