@@ -31,6 +31,7 @@ output cap end that solution only: the runner still writes its frame (empty, wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -271,23 +272,61 @@ class BatchVerdict:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """A job as sent (its encoded inputs) and as judged (canonical expected values)."""
+class Checks:
+    """Inputs and expected values in the forms the harness sends and compares; reusable.
 
-    job: BatchJob
-    inputs: list[Any]
-    expected: list[str]
+    Build with :meth:`of`. Attributes: ``inputs``/``expected`` as given, ``encoded`` the
+    inputs as tagged JSON nodes, ``keys`` the canonical strings of the expected values, ``id``
+    a digest of both (for memo keys), ``text`` the runner's result when all checks pass.
+    """
+
+    inputs: tuple[Any, ...]
+    expected: tuple[Any, ...]
+    encoded: tuple[Any, ...]
+    keys: tuple[str, ...]
+    id: str
+    text: str
+
+    @classmethod
+    def of(cls, inputs: Sequence[Any], expected: Sequence[Any]) -> Checks:
+        """Encode ``inputs`` and ``expected`` (plain values, one expected per input)."""
+        if len(inputs) != len(expected):
+            raise ValueError(
+                f"checks need one expected value per input, got {len(inputs)} inputs and "
+                f"{len(expected)} expected values"
+            )
+        encoded = tuple(encode(v) for v in inputs)
+        keys = tuple(canonical(encode(v)) for v in expected)
+        digest = hashlib.sha1(json.dumps([encoded, keys]).encode()).hexdigest()
+        # What the runner sends back when every call returns the expected value, spelled the
+        # same way: equal text needs no parsing (a shortcut, not a different rule).
+        text = json.dumps(["R", [encode(v) for v in expected]])
+        return cls(tuple(inputs), tuple(expected), encoded, keys, digest, text)
 
 
-def _prepare(job: BatchJob) -> _Prepared:
-    return _Prepared(job, [encode(v) for v in job.inputs], [canonical(encode(v)) for v in job.expected])
+@dataclass(frozen=True)
+class PreparedJob:
+    """A solution with already encoded :class:`Checks` (what :class:`BatchJob` becomes)."""
+
+    solution: str
+    checks: Checks
+    entry: str = "f"
 
 
-def judge(prepared: _Prepared, status: str, data: str) -> BatchVerdict:
+def _prepare(job: BatchJob | PreparedJob) -> PreparedJob:
+    if isinstance(job, PreparedJob):
+        return job
+    return PreparedJob(job.solution, Checks.of(job.inputs, job.expected), job.entry)
+
+
+def judge(prepared: PreparedJob, status: str, data: str) -> BatchVerdict:
     """The verdict on one solution from the bytes its child sent back (untrusted)."""
-    total = len(prepared.expected)
+    checks = prepared.checks
+    total = len(checks.keys)
     if status != "ok":
         return BatchVerdict(0, total, _FRAME_STATUS.get(status, status))
+    if data == checks.text:
+        return BatchVerdict(total, total, None)
     try:
         kind, body = json.loads(data)
     except Exception:
@@ -297,7 +336,7 @@ def judge(prepared: _Prepared, status: str, data: str) -> BatchVerdict:
     if kind != "R" or not isinstance(body, list) or len(body) > total:
         return BatchVerdict(0, total, "malformed result from the solution's process")
     passed, error = 0, None
-    for index, expected in enumerate(prepared.expected):
+    for index, expected in enumerate(checks.keys):
         if index >= len(body):
             error = error or f"stopped before check {index + 1}"
             break
@@ -308,13 +347,10 @@ def judge(prepared: _Prepared, status: str, data: str) -> BatchVerdict:
         if got == expected:
             passed += 1
         elif error is None:
-            call = f"{prepared.job.entry}({describe(prepared.inputs[index], 60)})"
+            call = f"{prepared.entry}({describe(checks.encoded[index], 60)})"
             got_text = describe(body[index])
             verb = "" if got_text.startswith("raised") else "gave "
-            error = (
-                f"{call} {verb}{got_text}, "
-                f"expected {describe(encode(prepared.job.expected[index]))}"
-            )
+            error = f"{call} {verb}{got_text}, expected {describe(encode(checks.expected[index]))}"
     return BatchVerdict(passed, total, error)
 
 
@@ -343,7 +379,7 @@ def parse_frames(result: ExecutionResult, nonce: str, count: int) -> list[tuple[
 
 
 def _run_group(
-    group: list[_Prepared], config: SandboxConfig, per_job_timeout: float, cap: int
+    group: list[PreparedJob], config: SandboxConfig, per_job_timeout: float, cap: int
 ) -> list[BatchVerdict]:
     nonce = secrets.token_hex(16)
     spec = {
@@ -351,7 +387,7 @@ def _run_group(
         "timeout": per_job_timeout,
         "cap": cap,
         "jobs": [
-            {"solution": p.job.solution, "entry": p.job.entry, "inputs": p.inputs} for p in group
+            {"solution": p.solution, "entry": p.entry, "inputs": p.checks.encoded} for p in group
         ],
     }
     # The process's wall clock covers every job's limit; a fork bomb or a starved runner is
@@ -367,7 +403,7 @@ def _run_group(
     if frames is not None:
         return [judge(p, status, data) for p, (status, data) in zip(group, frames, strict=True)]
     if len(group) == 1:
-        total = len(group[0].expected)
+        total = len(group[0].checks.keys)
         return [BatchVerdict(0, total, f"sandbox process ended ({result.status}) unclean")]
     # Someone in the group broke the run (or wrote where only the runner writes): rerun each
     # half on its own, so that only the culprit, alone at last, fails.
@@ -378,7 +414,7 @@ def _run_group(
 
 
 def run_test_batch(
-    jobs: Sequence[BatchJob],
+    jobs: Sequence[BatchJob | PreparedJob],
     config: SandboxConfig | None = None,
     *,
     per_job_timeout: float = 2.0,
@@ -388,7 +424,8 @@ def run_test_batch(
     """Run every job's solution on its inputs, batched, and judge the results outside.
 
     Args:
-        jobs: Solutions with their inputs and expected values.
+        jobs: Solutions with their inputs and expected values (as :class:`BatchJob`, or as
+            :class:`PreparedJob` to reuse encoded :class:`Checks`).
         config: Sandbox limits and isolation; ``max_concurrency`` processes run at once.
         per_job_timeout: Wall-clock seconds each solution (all its calls together) may take.
         chunk_size: Jobs per sandboxed process.

@@ -74,7 +74,7 @@ def decode(node: Any) -> Any:
     return node
 
 
-def canonical(node: Any, _depth: int = 0) -> str:
+def canonical(node: Any) -> str:
     """A string equal for two nodes exactly when their values are equal with exact types.
 
     Accepts any JSON-decoded data (it may come from the sandbox) and checks it.
@@ -82,39 +82,44 @@ def canonical(node: Any, _depth: int = 0) -> str:
     Raises:
         MalformedValue: ``node`` is not a tagged value (or is too deep).
     """
+    return json.dumps(_normal(node, 0), separators=(",", ":"))
+
+
+def _normal(node: Any, depth: int) -> Any:
+    """``node`` checked, with floats spelled by value and dict items in a fixed order."""
     kind = type(node)
     if node is None or kind in (bool, int, str):
-        return json.dumps(node)
+        return node
     if kind is not list or not node or type(node[0]) is not str:
         raise MalformedValue(f"not a tagged value: {_clip(node)}")
-    if _depth > MAX_DEPTH:
+    if depth > MAX_DEPTH:
         raise MalformedValue("value nested too deeply")
-    tag, items = node[0], node[1:]
+    tag = node[0]
+    if tag in ("l", "t"):
+        return [tag, *(_normal(item, depth + 1) for item in node[1:])]
     if tag == "f":
-        if len(items) != 1 or type(items[0]) is not str or len(items[0]) > 40:
+        if len(node) != 2 or type(node[1]) is not str or len(node[1]) > 40:
             raise MalformedValue("bad float")
         try:
-            number = float(items[0])
+            number = float(node[1])
         except ValueError:
             raise MalformedValue("bad float") from None
         # -0.0 == 0.0 and nan is nan: compare floats by value, not by spelling.
-        text = "nan" if math.isnan(number) else repr(number + 0.0)
-        return f'["f","{text}"]'
-    if tag in ("l", "t"):
-        return f'["{tag}"' + "".join("," + canonical(item, _depth + 1) for item in items) + "]"
+        return ["f", "nan" if math.isnan(number) else repr(number + 0.0)]
     if tag == "d":
-        pairs: dict[str, str] = {}
-        for item in items:
+        pairs: dict[str, Any] = {}
+        for item in node[1:]:
             if type(item) is not list or len(item) != 2:
                 raise MalformedValue("bad dict item")
-            key = canonical(item[0], _depth + 1)
-            if key in pairs:
+            key = _normal(item[0], depth + 1)
+            text = json.dumps(key, separators=(",", ":"))
+            if text in pairs:
                 raise MalformedValue("duplicate dict key")
-            pairs[key] = canonical(item[1], _depth + 1)
-        return '["d"' + "".join(f",[{k},{pairs[k]}]" for k in sorted(pairs)) + "]"
+            pairs[text] = [key, _normal(item[1], depth + 1)]
+        return ["d", *(pairs[text] for text in sorted(pairs))]
     if tag in ("u", "e"):
         # Never equal to an expected value (those are encoded from real values).
-        return json.dumps(["!" + tag, str(items[0])[:200] if items else ""])
+        return ["!" + tag, str(node[1])[:200] if len(node) > 1 else ""]
     raise MalformedValue(f"unknown tag {tag!r}")
 
 
