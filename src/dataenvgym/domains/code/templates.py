@@ -1,4 +1,4 @@
-"""The built-in code tasks: short descriptions, one-expression solutions, hidden tests.
+"""The built-in code tasks: short descriptions, one-expression solutions, hidden checks.
 
 A task is "write the body of ``f`` from a description". The description is one short line
 (``keep items above 41``), the solution is the expression ``f`` returns
@@ -7,10 +7,11 @@ parameters can write it, yet real Python that is run against hidden tests.
 
 Every subskill is a small set of :class:`Template` s. A template is a description pattern with
 typed placeholders, the solution's pattern, a *reference function* written independently of
-the solution text (so running the solution against tests computed by the reference checks
-the template itself) and an input sampler that puts the inputs where the parameters matter
-(values around a threshold, strings that contain the letter to replace). Because the pattern
-can be parsed back, any datum's prompt determines its tests: the verifier never has to trust
+the solution text (an answer is right when it returns exactly what the reference returns on
+every hidden input) and an input generator (:mod:`~dataenvgym.domains.code.edge_inputs`)
+that puts the inputs where wrong answers part ways with the reference (a threshold and its
+neighbours, every remainder, both sides of slice bounds, ties). Because the pattern can be
+parsed back, any datum's prompt determines its checks: the verifier never has to trust
 tests that came with a datum.
 """
 
@@ -41,7 +42,7 @@ class Template:
         arg: The argument's name in ``def f(<arg>)``.
         params: Draws the placeholders' values.
         reference: Params -> the function the solution must compute.
-        inputs: (rng, params) -> test inputs that discriminate wrong solutions.
+        inputs: (rng, params) -> inputs that discriminate wrong solutions, edge cases first.
     """
 
     prompt: str
