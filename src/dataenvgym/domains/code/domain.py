@@ -103,6 +103,17 @@ class ParsedTask:
 
 def parse_prompt(prompt: str) -> ParsedTask | None:
     """Which template and parameters ``prompt`` is, or ``None`` if it is none of them."""
+    task = _parse(prompt)
+    return (
+        None
+        if task is None
+        else ParsedTask(task.skill, task.subskill, task.template, dict(task.params))
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(prompt: str) -> ParsedTask | None:
+    # Scoring parses every item's prompt on every call: cached (callers get a copy).
     for skill, subs in CATALOGUE.items():
         for subskill, (_, templates) in subs.items():
             for template in templates:
