@@ -277,7 +277,8 @@ class Checks:
 
     Build with :meth:`of`. Attributes: ``inputs``/``expected`` as given, ``encoded`` the
     inputs as tagged JSON nodes, ``keys`` the canonical strings of the expected values, ``id``
-    a digest of both (for memo keys), ``text`` the runner's result when all checks pass.
+    a digest of both (for memo keys), ``text`` the runner's result when all checks pass,
+    ``texts`` each expected value's JSON text where no other text can equal it.
     """
 
     inputs: tuple[Any, ...]
@@ -286,6 +287,7 @@ class Checks:
     keys: tuple[str, ...]
     id: str
     text: str
+    texts: tuple[str | None, ...]
 
     @classmethod
     def of(cls, inputs: Sequence[Any], expected: Sequence[Any]) -> Checks:
@@ -300,8 +302,18 @@ class Checks:
         digest = hashlib.sha1(json.dumps([encoded, keys]).encode()).hexdigest()
         # What the runner sends back when every call returns the expected value, spelled the
         # same way: equal text needs no parsing (a shortcut, not a different rule).
-        text = json.dumps(["R", [encode(v) for v in expected]])
-        return cls(tuple(inputs), tuple(expected), encoded, keys, digest, text)
+        nodes = [encode(v) for v in expected]
+        text = json.dumps(["R", nodes])
+        # Per check, the JSON text that alone equals it, where spelling cannot vary (no dict
+        # order, no float spelling): such checks are compared without parsing the value.
+        texts = tuple(None if _spelling_varies(node) else json.dumps(node) for node in nodes)
+        return cls(tuple(inputs), tuple(expected), encoded, keys, digest, text, texts)
+
+
+def _spelling_varies(node: Any) -> bool:
+    if isinstance(node, list):
+        return node[0] in ("d", "f") or any(_spelling_varies(item) for item in node[1:])
+    return False
 
 
 @dataclass(frozen=True)
@@ -340,11 +352,15 @@ def judge(prepared: PreparedJob, status: str, data: str) -> BatchVerdict:
         if index >= len(body):
             error = error or f"stopped before check {index + 1}"
             break
+        plain = checks.texts[index]
         try:
-            got = canonical(body[index])
+            if plain is not None:
+                same = json.dumps(body[index]) == plain
+            else:
+                same = canonical(body[index]) == expected
         except (MalformedValue, RecursionError, ValueError, TypeError):
             return BatchVerdict(0, total, "malformed result from the solution's process")
-        if got == expected:
+        if same:
             passed += 1
         elif error is None:
             call = f"{prepared.entry}({describe(checks.encoded[index], 60)})"
