@@ -36,7 +36,8 @@ def main() -> None:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{platform.machine()}, Python {platform.python_version()}",
         "",
-        "| iteration | items | recorded accuracy | rescored accuracy | right → wrong | wrong → right |",
+        "| iteration | items | recorded accuracy | rescored accuracy | right → wrong "
+        "| wrong → right |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     flipped: Counter[str] = Counter()
