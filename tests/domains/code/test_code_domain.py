@@ -49,7 +49,7 @@ def test_splits_are_balanced_disjoint_and_deterministic(domain: CodeDomain) -> N
     assert not {i.prompt for i in val} & {i.prompt for i in test}
     assert [i.prompt for i in domain.splits(0)[0]] == [i.prompt for i in val]
     assert [i.prompt for i in domain.splits(1)[0]] != [i.prompt for i in val]
-    assert all(len(i.metadata["tests"]) == 4 for i in val)
+    assert all(i.metadata["arg"] in ("a", "s", "x") for i in val)
 
 
 def test_pass_at_1_and_partial_credit(domain: CodeDomain) -> None:
@@ -62,9 +62,11 @@ def test_pass_at_1_and_partial_credit(domain: CodeDomain) -> None:
         f"[x for x in a if x>={n}]",  # off by one: some tests fail
         "[x for x in a if",  # a syntax error
         "__import__('os')._exit(0)",  # exits early: never a pass
+        f"list(filter(lambda v: v > {n}, a))",  # equivalent rewrite
     ]
     scores = domain.score_many([threshold] * len(predictions), predictions)
-    assert [s.correct for s in scores] == [True, True, False, False, False]
+    assert [s.correct for s in scores] == [True, True, False, False, False, True]
+    assert 0.0 < scores[2].partial < 1.0
     assert scores[3].partial == 0.0 and scores[4].partial == 0.0
     assert domain.score(threshold, threshold.answer).correct
 
@@ -104,7 +106,7 @@ def test_wrong_unknown_and_mislabelled_data_fail_verification(domain: CodeDomain
         ]
     )
     assert reasons[0] is None
-    assert reasons[1] is not None and "passes" in reasons[1]
+    assert reasons[1] is not None and "passes" in reasons[1] and "checks" in reasons[1]
     assert reasons[2] is not None and "not a task" in reasons[2]
     assert reasons[3] is not None and "labelled mapping/scale" in reasons[3]
     assert reasons[4] is not None

@@ -1,18 +1,25 @@
 """The built-in code domain: write the expression a Python function returns, from a line.
 
 8 skills, 16 subskills (see :mod:`~dataenvgym.domains.code.templates`). The student answers
-with one expression; the scorer wraps it as ``def f(<arg>):\\n    return <expression>`` and
-runs it against the instance's hidden tests in the sandbox: ``correct`` is pass@1 (every
-test passes), ``partial`` the share of tests passed. Scoring and verification are batched
-(:mod:`~dataenvgym.domains.code.batch`) and memoised, so a validation split costs a few
-sandboxed processes, not one per item.
+with one expression, which must parse as exactly one (``ast.parse(..., mode="eval")``) or
+scores 0. The scorer wraps it as ``def f(<arg>): return (<expression>)`` and judges it by
+*differential testing*: the function runs in the sandbox on the item's hidden inputs (48 by
+default, edge cases first; see :mod:`~dataenvgym.domains.code.edge_inputs`) and must return
+exactly, with exact types, what the template's reference returns on each. ``correct`` is
+pass@1 (every check passes), ``partial`` the share of checks passed. The sandbox only sends
+back values; the comparison happens here (:mod:`~dataenvgym.domains.code.batch`). Scoring and
+verification are batched and memoised, so a validation split costs a few sandboxed
+processes, not one per item.
 
 Every generated datum is checked the same way: its prompt is parsed back into its template
-and parameters, the tests are derived from the prompt alone, and its response must pass them.
+and parameters, the checks are derived from the prompt alone, and its response must pass
+them.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import random
 from collections.abc import Sequence
@@ -21,7 +28,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dataenvgym.domains.code.batch import BatchJob, BatchVerdict, run_test_batch
+from dataenvgym.domains.code.batch import (
+    BatchJob,
+    BatchVerdict,
+    Checks,
+    PreparedJob,
+    run_test_batch,
+)
 from dataenvgym.domains.code.sandbox import SandboxConfig
 from dataenvgym.domains.code.templates import CATALOGUE, SKILL_DESCRIPTIONS, Params, Template
 from dataenvgym.types import Score, Skill, TaskInstance, TrainingDatum, subskill_key
@@ -66,7 +79,13 @@ class CodeConfig(BaseModel):
     val_per_subskill: int = Field(default=60, ge=1, description="Validation items per subskill.")
     test_per_subskill: int = Field(default=60, ge=1, description="Test items per subskill.")
     pretraining_mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRETRAINING_MIX))
-    tests_per_item: int = Field(default=4, ge=1, le=8, description="Hidden tests per item.")
+    tests_per_item: int = Field(
+        default=48,
+        ge=1,
+        le=256,
+        description="Hidden checks per item: inputs on which an answer must return exactly "
+        "what the reference returns.",
+    )
     per_solution_timeout_s: float = Field(default=2.0, gt=0)
     max_concurrency: int = Field(default=2, ge=1, description="Sandboxed processes at once.")
     memory_mb: int = Field(default=512, ge=64)
@@ -84,6 +103,17 @@ class ParsedTask:
 
 def parse_prompt(prompt: str) -> ParsedTask | None:
     """Which template and parameters ``prompt`` is, or ``None`` if it is none of them."""
+    task = _parse(prompt)
+    return (
+        None
+        if task is None
+        else ParsedTask(task.skill, task.subskill, task.template, dict(task.params))
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(prompt: str) -> ParsedTask | None:
+    # Scoring parses every item's prompt on every call: cached (callers get a copy).
     for skill, subs in CATALOGUE.items():
         for subskill, (_, templates) in subs.items():
             for template in templates:
@@ -93,22 +123,72 @@ def parse_prompt(prompt: str) -> ParsedTask | None:
     return None
 
 
-def hidden_tests(task: ParsedTask, count: int) -> list[str]:
-    """The tests of a task: assertions on inputs drawn from the prompt alone.
+class InvalidExpression(ValueError):
+    """An answer that is not exactly one Python expression."""
 
-    The same prompt always gets the same tests, whoever wrote the datum.
+
+def hidden_checks(task: ParsedTask, count: int) -> list[tuple[Any, Any]]:
+    """The hidden checks of a task: ``(input, expected output)`` pairs, from the prompt alone.
+
+    Inputs come from the template's edge-case generator (edge cases first, then random ones,
+    duplicates dropped); the expected outputs from the template's reference function, run
+    here, in the trusted process (it is our own code). The same prompt always gets the same
+    checks, whoever wrote the datum.
     """
-    rng = random.Random(f"tests:{task.template.render(task.params)[0]}")
+    prompt = task.template.render(task.params)[0]
+    return list(_checks(prompt, count))
+
+
+@functools.lru_cache(maxsize=8192)
+def _prepared_checks(prompt: str, count: int) -> Checks:
+    pairs = _checks(prompt, count)
+    return Checks.of([value for value, _ in pairs], [expected for _, expected in pairs])
+
+
+@functools.lru_cache(maxsize=8192)
+def _checks(prompt: str, count: int) -> tuple[tuple[Any, Any], ...]:
+    task = parse_prompt(prompt)
+    if task is None:
+        raise ValueError(f"not a task of the code domain: {prompt!r}")
+    rng = random.Random(f"tests:{prompt}")
     function = task.template.reference(task.params)
-    inputs = task.template.inputs(rng, task.params)
-    while len(inputs) < count:
-        inputs += task.template.inputs(rng, task.params)
-    return [f"assert f({value!r}) == {function(value)!r}" for value in inputs[:count]]
+    seen: set[str] = set()
+    checks: list[tuple[Any, Any]] = []
+    for _ in range(50):
+        for value in task.template.inputs(rng, task.params):
+            key = repr(value)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                expected = function(list(value) if type(value) is list else value)
+            except Exception:
+                continue  # outside the function's domain (``max`` of nothing): no check
+            checks.append((value, expected))
+            if len(checks) == count:
+                return tuple(checks)
+    return tuple(checks)
 
 
 def solution_source(arg: str, expression: str) -> str:
-    """The function a predicted expression stands for."""
-    return f"def f({arg}):\n    return {expression.strip()}\n"
+    """The function a predicted expression stands for: ``def f(<arg>): return (<expr>)``.
+
+    Raises:
+        InvalidExpression: ``expression`` is not exactly one Python expression (a newline
+            followed by statements, say): it is rejected, never pasted into the module.
+    """
+    text = expression.strip()
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError) as exc:
+        raise InvalidExpression(f"not one Python expression: {exc}") from None
+    source = f"def f({arg}):\n    return (\n{text}\n    )\n"
+    # Belt and braces: the module must be that one function returning one expression.
+    tree = ast.parse(source)
+    body = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(body, ast.FunctionDef) or len(body.body) != 1:
+        raise InvalidExpression("not one Python expression")
+    return source
 
 
 def datum_id(prompt: str, response: str) -> str:
@@ -133,7 +213,7 @@ class CodeDomain:
             max_concurrency=self.config.max_concurrency,
             max_output_bytes=1 << 20,
         )
-        self._verdicts: dict[tuple[str, tuple[str, ...]], BatchVerdict] = {}
+        self._verdicts: dict[tuple[str, str, str], BatchVerdict] = {}
 
     # ------------------------------------------------------------------ taxonomy and data
 
@@ -184,10 +264,7 @@ class CodeDomain:
                             answer=task.template.render(task.params)[1],
                             skill=skill,
                             subskill=subskill,
-                            metadata={
-                                "arg": task.template.arg,
-                                "tests": hidden_tests(task, self.config.tests_per_item),
-                            },
+                            metadata={"arg": task.template.arg},
                         )
                     )
         return val, test
@@ -217,13 +294,19 @@ class CodeDomain:
 
     # ------------------------------------------------------------------ running code
 
-    def run(self, jobs: Sequence[BatchJob]) -> list[BatchVerdict]:
+    def run(self, jobs: Sequence[BatchJob | PreparedJob]) -> list[BatchVerdict]:
         """Verdicts for ``jobs``, each distinct job run once in the sandbox (memoised)."""
-        keys = [(job.solution, job.tests) for job in jobs]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._verdicts))
+        prepared = [
+            job
+            if isinstance(job, PreparedJob)
+            else PreparedJob(job.solution, Checks.of(job.inputs, job.expected), job.entry)
+            for job in jobs
+        ]
+        keys = [(job.solution, job.entry, job.checks.id) for job in prepared]
+        missing = {k: job for k, job in zip(keys, prepared, strict=True) if k not in self._verdicts}
         if missing:
             verdicts = run_test_batch(
-                [BatchJob(solution, tests) for solution, tests in missing],
+                list(missing.values()),
                 self.sandbox,
                 per_job_timeout=self.config.per_solution_timeout_s,
             )
@@ -232,17 +315,29 @@ class CodeDomain:
             self._verdicts.update(zip(missing, verdicts, strict=True))
         return [self._verdicts[k] for k in keys]
 
-    def _job(self, instance: TaskInstance, prediction: str) -> BatchJob:
-        tests = instance.metadata.get("tests")
-        arg = instance.metadata.get("arg")
-        if not isinstance(tests, list) or not isinstance(arg, str):
-            # An instance made from a datum (Skill-Tree scores the student on its own data):
-            # the prompt determines the tests.
-            task = parse_prompt(instance.prompt)
-            if task is None:
-                raise ValueError(f"code instance {instance.id} has no tests and no known prompt")
-            tests, arg = hidden_tests(task, self.config.tests_per_item), task.template.arg
-        return BatchJob(solution_source(arg, prediction), tuple(tests))
+    def _judge(self, task: ParsedTask, prediction: str) -> PreparedJob | BatchVerdict:
+        """The job that checks ``prediction`` on ``task``, or its verdict if it cannot run."""
+        prompt = task.template.render(task.params)[0]
+        checks = _prepared_checks(prompt, self.config.tests_per_item)
+        try:
+            source = solution_source(task.template.arg, prediction)
+        except InvalidExpression as exc:
+            return BatchVerdict(passed=0, total=len(checks.keys), error=str(exc))
+        return PreparedJob(source, checks)
+
+    def _verdicts_for(self, pairs: Sequence[tuple[ParsedTask, str]]) -> list[BatchVerdict]:
+        judged = [self._judge(task, prediction) for task, prediction in pairs]
+        jobs = [j for j in judged if isinstance(j, PreparedJob)]
+        ran = iter(self.run(jobs))
+        return [next(ran) if isinstance(j, PreparedJob) else j for j in judged]
+
+    def _task(self, instance: TaskInstance) -> ParsedTask:
+        # The prompt determines the checks, for split items and for instances made from data
+        # (Skill-Tree scores the student on its own data) alike.
+        task = parse_prompt(instance.prompt)
+        if task is None:
+            raise ValueError(f"code instance {instance.id} is not a known code prompt")
+        return task
 
     def score(self, instance: TaskInstance, prediction: str) -> Score:
         return self.score_many([instance], [prediction])[0]
@@ -250,8 +345,9 @@ class CodeDomain:
     def score_many(
         self, instances: Sequence[TaskInstance], predictions: Sequence[str]
     ) -> list[Score]:
-        """pass@1 and the share of tests passed, for many answers at once."""
-        verdicts = self.run([self._job(i, p) for i, p in zip(instances, predictions, strict=True)])
+        """pass@1 (every hidden check passes) and the share of checks passed, for many answers."""
+        tasks = [self._task(i) for i in instances]
+        verdicts = self._verdicts_for(list(zip(tasks, predictions, strict=True)))
         return [
             Score(correct=v.all_passed, partial=v.passed / v.total if v.total else 0.0)
             for v in verdicts
@@ -264,10 +360,11 @@ class CodeDomain:
         """Why each datum is wrong (``None`` when it is right), running all at once.
 
         A datum is right when its prompt is a task of this domain, its labels (when given)
-        are that task's, and its response passes the tests derived from the prompt.
+        are that task's, and its response, one Python expression, returns exactly what the
+        reference returns on every hidden check derived from the prompt.
         """
         reasons: list[str | None] = [None] * len(data)
-        to_run: list[tuple[int, BatchJob]] = []
+        to_run: list[tuple[int, ParsedTask, str]] = []
         for index, datum in enumerate(data):
             task = parse_prompt(datum.prompt)
             if task is None:
@@ -280,13 +377,11 @@ class CodeDomain:
                     f"{subskill_key(task.skill, task.subskill)} task"
                 )
                 continue
-            tests = hidden_tests(task, self.config.tests_per_item)
-            job = BatchJob(solution_source(task.template.arg, datum.response), tuple(tests))
-            to_run.append((index, job))
-        verdicts = self.run([job for _, job in to_run])
-        for (index, _), verdict in zip(to_run, verdicts, strict=True):
+            to_run.append((index, task, datum.response))
+        verdicts = self._verdicts_for([(task, response) for _, task, response in to_run])
+        for (index, _, _), verdict in zip(to_run, verdicts, strict=True):
             if not verdict.all_passed:
                 reasons[index] = (
-                    f"response passes {verdict.passed} of {verdict.total} tests: {verdict.error}"
+                    f"response passes {verdict.passed} of {verdict.total} checks: {verdict.error}"
                 )
         return reasons

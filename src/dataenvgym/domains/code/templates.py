@@ -1,4 +1,4 @@
-"""The built-in code tasks: short descriptions, one-expression solutions, hidden tests.
+"""The built-in code tasks: short descriptions, one-expression solutions, hidden checks.
 
 A task is "write the body of ``f`` from a description". The description is one short line
 (``keep items above 41``), the solution is the expression ``f`` returns
@@ -7,10 +7,11 @@ parameters can write it, yet real Python that is run against hidden tests.
 
 Every subskill is a small set of :class:`Template` s. A template is a description pattern with
 typed placeholders, the solution's pattern, a *reference function* written independently of
-the solution text (so running the solution against tests computed by the reference checks
-the template itself) and an input sampler that puts the inputs where the parameters matter
-(values around a threshold, strings that contain the letter to replace). Because the pattern
-can be parsed back, any datum's prompt determines its tests: the verifier never has to trust
+the solution text (an answer is right when it returns exactly what the reference returns on
+every hidden input) and an input generator (:mod:`~dataenvgym.domains.code.edge_inputs`)
+that puts the inputs where wrong answers part ways with the reference (a threshold and its
+neighbours, every remainder, both sides of slice bounds, ties). Because the pattern can be
+parsed back, any datum's prompt determines its checks: the verifier never has to trust
 tests that came with a datum.
 """
 
@@ -21,6 +22,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from dataenvgym.domains.code import edge_inputs as E
 
 Params = dict[str, Any]
 Reference = Callable[[Any], Any]
@@ -39,7 +42,7 @@ class Template:
         arg: The argument's name in ``def f(<arg>)``.
         params: Draws the placeholders' values.
         reference: Params -> the function the solution must compute.
-        inputs: (rng, params) -> test inputs that discriminate wrong solutions.
+        inputs: (rng, params) -> inputs that discriminate wrong solutions, edge cases first.
     """
 
     prompt: str
@@ -88,43 +91,6 @@ def fill(text: str, params: Params) -> str:
 _TEXT_PARAMS = {"c", "d", "w"}
 
 
-def _ints(rng: random.Random, low: int, high: int, size: tuple[int, int] = (3, 7)) -> list[int]:
-    return [rng.randint(low, high) for _ in range(rng.randint(*size))]
-
-
-def _around(rng: random.Random, centre: int, spread: int = 12) -> list[int]:
-    """A list with values on both sides of ``centre`` (and often ``centre`` itself)."""
-    values = _ints(rng, max(0, centre - spread), centre + spread)
-    if rng.random() < 0.5:
-        values[rng.randrange(len(values))] = centre
-    return values
-
-
-def _word(rng: random.Random, letters: str = _LETTERS, size: tuple[int, int] = (4, 9)) -> str:
-    return "".join(rng.choice(letters) for _ in range(rng.randint(*size)))
-
-
-def _lists_around(key: str) -> Callable[[random.Random, Params], list[Any]]:
-    """Lists around the parameter that hold it, and one more and one less than it, so an
-    off-by-one condition (``>=`` for ``>``, ``n+1`` for ``n``) fails some test."""
-
-    def sample(rng: random.Random, p: Params) -> list[Any]:
-        lists = [_around(rng, p[key]) for _ in range(4)]
-        for values, edge in zip(lists, (p[key], p[key] + 1, p[key] - 1), strict=False):
-            if edge >= 0:
-                values.insert(rng.randrange(len(values) + 1), edge)
-        return lists
-
-    return sample
-
-
-def _lists(low: int, high: int) -> Callable[[random.Random, Params], list[Any]]:
-    def sample(rng: random.Random, p: Params) -> list[Any]:
-        return [_ints(rng, low, high) for _ in range(4)]
-
-    return sample
-
-
 def _ranged(**ranges: tuple[int, int]) -> Callable[[random.Random], Params]:
     def draw(rng: random.Random) -> Params:
         return {k: rng.randint(lo, hi) for k, (lo, hi) in ranges.items()}
@@ -147,34 +113,6 @@ def _letter_pair(rng: random.Random) -> Params:
     return {"c": c, "d": d}
 
 
-def _strings_with(rng: random.Random, p: Params) -> list[Any]:
-    out = []
-    for _ in range(4):
-        word = list(_word(rng, _LETTERS[:8] + p["c"] * 3))
-        out.append("".join(word))
-    return out
-
-
-def _strings(rng: random.Random, p: Params) -> list[Any]:
-    return [_word(rng, _LETTERS, (2, 40)) for _ in range(4)]
-
-
-def _ints_around(rng: random.Random, p: Params) -> list[Any]:
-    return [*_around(rng, p["n"], 5)[:4], p["n"], p["n"] + 1]
-
-
-def _parity_inputs(rng: random.Random, p: Params) -> list[Any]:
-    return [rng.randint(0, 500) * 2, rng.randint(0, 500) * 2 + 1, rng.randint(0, 999), 0]
-
-
-def _counts_around(rng: random.Random, p: Params) -> list[Any]:
-    out = []
-    for _ in range(4):
-        values = _around(rng, p["n"], 4)
-        out.append(values + values[: rng.randint(0, len(values))])  # repeats to count
-    return out
-
-
 #: skill -> subskill -> (description, templates). Descriptions are what engines and teachers
 #: read; the templates are what the generators draw.
 CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
@@ -188,7 +126,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: [x for x in a if x > p["n"]],
-                    _lists_around("n"),
+                    E.threshold_lists("n"),
                 ),
                 Template(
                     "keep items below {n}",
@@ -196,7 +134,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: [x for x in a if x < p["n"]],
-                    _lists_around("n"),
+                    E.threshold_lists("n"),
                 ),
             ],
         ),
@@ -209,10 +147,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _remainder_params,
                     lambda p: lambda a: [x for x in a if x % p["k"] == p["r"]],
-                    lambda rng, p: [
-                        [rng.randint(0, 20) * p["k"] + rng.choice([p["r"], 0, 1]) for _ in range(6)]
-                        for _ in range(4)
-                    ],
+                    E.remainder_lists,
                 ),
             ],
         ),
@@ -227,7 +162,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(k=(2, 999)),
                     lambda p: lambda a: [x * p["k"] for x in a],
-                    _lists(0, 99),
+                    E.map_lists(0, 99),
                 ),
                 Template(
                     "add {k} to each",
@@ -235,7 +170,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(k=(2, 999)),
                     lambda p: lambda a: [x + p["k"] for x in a],
-                    _lists(0, 99),
+                    E.map_lists(0, 99),
                 ),
             ],
         ),
@@ -248,7 +183,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(k=(2, 30), m=(1, 99)),
                     lambda p: lambda a: [x * p["k"] + p["m"] for x in a],
-                    _lists(0, 99),
+                    E.map_lists(0, 99),
                 ),
             ],
         ),
@@ -263,7 +198,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(m=(1, 999)),
                     lambda p: lambda a: max(a) + p["m"],
-                    _lists(0, 999),
+                    E.number_lists(0, 999),
                 ),
                 Template(
                     "smallest item minus {m}",
@@ -271,7 +206,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(m=(1, 999)),
                     lambda p: lambda a: min(a) - p["m"],
-                    _lists(0, 999),
+                    E.number_lists(0, 999),
                 ),
             ],
         ),
@@ -284,7 +219,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: sum(x for x in a if x > p["n"]),
-                    _lists_around("n"),
+                    E.threshold_lists("n"),
                 ),
                 Template(
                     "count items above {n}",
@@ -292,7 +227,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: sum(1 for x in a if x > p["n"]),
-                    _lists_around("n"),
+                    E.threshold_lists("n"),
                 ),
             ],
         ),
@@ -307,7 +242,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "s",
                     _slice_params,
                     lambda p: lambda s: s[p["i"] : p["j"]],
-                    _strings,
+                    E.slice_strings,
                 ),
             ],
         ),
@@ -320,7 +255,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "s",
                     _letter_pair,
                     lambda p: lambda s: "".join(p["d"] if ch == p["c"] else ch for ch in s),
-                    _strings_with,
+                    E.letter_strings,
                 ),
                 Template(
                     "remove every {c} from s",
@@ -328,7 +263,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "s",
                     lambda rng: {"c": rng.choice(_LETTERS)},
                     lambda p: lambda s: "".join(ch for ch in s if ch != p["c"]),
-                    _strings_with,
+                    E.letter_strings,
                 ),
             ],
         ),
@@ -343,7 +278,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "x",
                     _ranged(p=(0, 99), n=(0, 99), q=(0, 99)),
                     lambda p: lambda x: p["p"] if x > p["n"] else p["q"],
-                    _ints_around,
+                    E.pick_numbers,
                 ),
             ],
         ),
@@ -356,7 +291,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "x",
                     _ranged(k=(2, 9), m=(1, 99)),
                     lambda p: lambda x: x // 2 if x % 2 == 0 else p["k"] * x + p["m"],
-                    _parity_inputs,
+                    E.parity_numbers,
                 ),
             ],
         ),
@@ -371,7 +306,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: [i for i, x in enumerate(a) if x > p["n"]],
-                    _lists_around("n"),
+                    E.threshold_lists("n"),
                 ),
             ],
         ),
@@ -384,7 +319,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(k=(2, 999)),
                     lambda p: lambda a: [x + p["k"] * i for i, x in enumerate(a)],
-                    _lists(0, 99),
+                    E.map_lists(0, 99),
                 ),
             ],
         ),
@@ -399,7 +334,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: {x: a.count(x) for x in a if x > p["n"]},
-                    _counts_around,
+                    E.counted_lists,
                 ),
             ],
         ),
@@ -417,7 +352,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                             for r in range(p["k"])
                         }
                     ),
-                    _lists_around("n"),
+                    E.remainder_counts_lists,
                 ),
             ],
         ),
@@ -432,7 +367,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(k=(2, 999)),
                     lambda p: lambda a: sorted(a, key=lambda x: x % p["k"]),
-                    lambda rng, p: [_ints(rng, 0, 3 * p["k"], (4, 7)) for _ in range(4)],
+                    E.remainder_sort_lists,
                 ),
             ],
         ),
@@ -445,7 +380,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "a",
                     _ranged(n=(0, 999)),
                     lambda p: lambda a: sorted(a, key=lambda x: abs(x - p["n"])),
-                    lambda rng, p: [_around(rng, p["n"], 30) for _ in range(4)],
+                    E.distance_sort_lists,
                 ),
             ],
         ),
