@@ -33,7 +33,7 @@ def _verdicts(prompt: str, plan: str) -> tuple[bool, bool]:
 def test_every_tool_has_argument_kinds_of_its_arity() -> None:
     assert set(ARGUMENT_KINDS) == set(TOOLS)
     assert all(len(ARGUMENT_KINDS[name]) == arity for name, (arity, _) in TOOLS.items())
-    assert COMMUTATIVE <= set(TOOLS)
+    assert set(TOOLS) >= COMMUTATIVE
 
 
 @pytest.mark.parametrize(
