@@ -223,6 +223,7 @@ def run_domain(name: str, args: argparse.Namespace) -> dict[str, Any]:
     per: dict[str, Counter[str]] = defaultdict(Counter)
     operators: dict[str, Counter[str]] = defaultdict(Counter)
     examples: list[dict[str, Any]] = []
+    shown: Counter[str] = Counter()
     for (item, variant), accepted, admitted in zip(rows, scored, verified, strict=True):
         c = per[f"{item.skill}/{item.subskill}"]
         kind = "mutant" if variant.wrong else "equivalent"
@@ -242,7 +243,8 @@ def run_domain(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 variant.verify_too and not admitted
             )
             bad = (not accepted) or (variant.verify_too and not admitted)
-        if bad and len(examples) < 20:
+        shown[variant.operator] += bad
+        if bad and shown[variant.operator] <= 2:  # two of each operator, not 20 of one
             examples.append(
                 {
                     "prompt": item.prompt[-80:],
@@ -361,7 +363,7 @@ def markdown(result: dict[str, Any]) -> str:
             )
         if d["examples"]:
             lines += ["", "Examples:", ""]
-            for ex in d["examples"][:8]:
+            for ex in d["examples"][:12]:
                 what = "accepted mutant" if ex["wrong"] else "rejected equivalent"
                 lines.append(
                     f"* {what} ({ex['operator']}): `{ex['variant']}` for `{ex['prompt']}` "

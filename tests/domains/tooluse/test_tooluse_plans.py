@@ -157,3 +157,15 @@ def test_plans_that_cannot_run_have_no_call_trees() -> None:
         ("add", (("num", 1.0), ("num", 2.0))),
         ("mul", (("add", (("num", 1.0), ("num", 2.0))), ("num", 2.0))),
     ]
+
+
+def test_score_checks_the_query_not_a_wrong_answer_field() -> None:
+    # Skill-Tree scores the student on data as instances: the query decides, not the label.
+    mislabelled = TaskInstance(id="t", domain="tool-use", prompt="3 times 4", answer="mul(6,2)")
+    assert DOMAIN.score(mislabelled, "mul(3,4)").correct
+    assert not DOMAIN.score(mislabelled, "mul(6,2)").correct
+    foreign = TaskInstance(id="t", domain="tool-use", prompt="what?", answer="add(1,2)")
+    assert DOMAIN.score(foreign, "add(2,1)").correct
+    broken = TaskInstance(id="t", domain="tool-use", prompt="what?", answer="nonsense")
+    assert DOMAIN.score(broken, "add(1,2)") == DOMAIN.score(broken, "nonsense")
+    assert not DOMAIN.score(broken, "nonsense").correct

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dataenvgym.domains.tooluse.plans import PlanComparison, compare_plans
+from dataenvgym.domains.tooluse.plans import PlanComparison, call_trees, compare_plans
 from dataenvgym.domains.tooluse.templates import (
     CATALOGUE,
     SKILL_DESCRIPTIONS,
@@ -181,8 +181,17 @@ class ToolUseDomain:
         return val, test
 
     def score(self, instance: TaskInstance, prediction: str) -> Score:
-        """Correct when the plan makes the gold plan's calls; partial: see the module's doc."""
-        compared = compare_plans(instance.answer, prediction)
+        """Correct when the plan makes the query's calls; partial: see the module's doc.
+
+        The gold plan is rebuilt from the values parsed from the query (the instance's
+        ``answer`` when the prompt is not one of this domain's queries). An instance whose
+        gold plan cannot run scores 0.
+        """
+        query = parse_query(instance.prompt)
+        gold = query.template.render(query.params)[1] if query else instance.answer
+        if call_trees(gold) is None:
+            return Score(correct=False, partial=0.0)
+        compared = compare_plans(gold, prediction)
         return Score(correct=compared.correct, partial=compared.partial)
 
     def score_many(
