@@ -387,8 +387,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unknown domains {unknown}; choose from {', '.join(DOMAINS)}")
     result: dict[str, Any] = {
         "meta": {
-            "command": "python bench/scoring_mutation.py "
-            + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": " ".join(
+                ["python bench/scoring_mutation.py", *(sys.argv[1:] if argv is None else argv)]
+            ),
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": _machine(),
             "seed": args.seed,
