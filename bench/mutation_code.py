@@ -44,8 +44,8 @@ def _edits(tree: ast.Expression) -> Iterator[tuple[str, ast.Expression]]:
     """Each single-point mutation of ``tree``: (operator name, mutated copy)."""
     nodes = list(ast.walk(tree))
     for index, node in enumerate(nodes):
-
-        def mutated(change: Callable[[ast.AST], None], i: int = index) -> ast.Expression:
+        # ``change`` edits one node in place; Any because each operator knows its node type.
+        def mutated(change: Any, i: int = index) -> ast.Expression:
             clone = copy.deepcopy(tree)
             change(list(ast.walk(clone))[i])
             return ast.fix_missing_locations(clone)

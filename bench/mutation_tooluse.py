@@ -117,8 +117,8 @@ def mutants(gold: str, rng: random.Random) -> list[Variant]:
     answer = results[-1]
     out: list[Variant] = []
     for index, call in enumerate(calls):
-        for args in _same_answer_rewrites(call, rng):
-            out.append((HARD_CODED, _text(_with(calls, index, None, *args)), True))
+        for rewrite in _same_answer_rewrites(call, rng):
+            out.append((HARD_CODED, _text(_with(calls, index, None, *rewrite)), True))
         for position, arg in enumerate(call.args):
             nudged = _nudged(arg, rng)
             if nudged is not None:
