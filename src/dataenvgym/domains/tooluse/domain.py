@@ -10,7 +10,7 @@ the mean of
 
 * **plan accuracy** (MnMs' tool-sequence exactness): the predicted tool names, in order, equal
   the gold plan's;
-* **call accuracy**: the share of the gold plan's calls the prediction makes, arguments
+* **calls right**: the share of the gold plan's calls the prediction makes, arguments
   included.
 
 Plans are parsed and run by our own executor, never as Python, so no sandbox is needed.
