@@ -67,12 +67,18 @@ def test_scoring_has_a_plan_part_and_an_answer_part(domain: ToolUseDomain) -> No
     assert domain.score(item, item.answer).correct
     assert domain.score(item, swapped).correct  # same tools, same answer
     half = domain.score(item, item.answer.replace(f"mul({a}", f"mul({int(a) + 1}"))
-    assert not half.correct and half.partial == 0.5  # right tools, wrong answer
+    assert not half.correct and half.partial == 0.5  # right tools, neither call right
+    first_right = domain.score(item, item.answer.replace("$1,", f"{int(a) * int(b)},"))
+    assert not first_right.correct and first_right.partial == 0.75  # hard-coded $1
     assert domain.score(item, wrong_tools).partial == 0.0
     assert domain.score(item, "garbage").partial == 0.0
     assert plan_scores("add(1,2)", "add(2,1)") == (True, True)
     summary = domain.plan_accuracy([item, item], [item.answer, wrong_tools])
-    assert summary == {"plan_accuracy": 0.5, "answer_accuracy": 0.5}
+    assert summary == {"plan_accuracy": 0.5, "answer_accuracy": 0.5, "call_accuracy": 0.5}
+    assert domain.score_many([item, item], [item.answer, wrong_tools]) == [
+        domain.score(item, item.answer),
+        domain.score(item, wrong_tools),
+    ]
 
 
 def test_generated_data_verify_and_wrong_data_do_not(domain: ToolUseDomain) -> None:
@@ -88,5 +94,10 @@ def test_generated_data_verify_and_wrong_data_do_not(domain: ToolUseDomain) -> N
     assert domain.verify(datum("3 times 4", "mul(3,4)")) is None
     assert "tools" in (domain.verify(datum("3 times 4", "add(3,4)")) or "")
     assert "answer" in (domain.verify(datum("3 times 4", "mul(3,5)")) or "")
+    assert "arguments" in (domain.verify(datum("3 times 4", "mul(12,1)")) or "")
+    assert (
+        domain.verify_many([datum("3 times 4", "mul(4,3)"), datum("3 times 4", "mul(6,2)")])[0]
+        is None
+    )
     assert "not a tool-use query" in (domain.verify(datum("hello", "mul(3,4)")) or "")
     assert parse_query("price of p101 in lb") is None  # price has no unit

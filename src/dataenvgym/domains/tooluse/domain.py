@@ -2,14 +2,18 @@
 
 5 skills (tool families), 12 subskills (tool combinations; see
 :mod:`~dataenvgym.domains.tooluse.templates`). The student writes the plan in the fixed text
-format of :mod:`~dataenvgym.domains.tooluse.tools`; scoring has two parts:
+format of :mod:`~dataenvgym.domains.tooluse.tools`. A plan is **correct** when it makes the
+query's calls (:mod:`~dataenvgym.domains.tooluse.plans`): the same tools, in order, each on the
+query's values or on the results of the same earlier calls, and so the same answer. A plan
+that reaches the answer with other arguments (a hard-coded result) is wrong. ``partial`` is
+the mean of
 
 * **plan accuracy** (MnMs' tool-sequence exactness): the predicted tool names, in order, equal
   the gold plan's;
-* **answer accuracy**: executing the predicted plan gives the gold plan's answer.
+* **calls right**: the share of the gold plan's calls the prediction makes, arguments
+  included.
 
-``correct`` needs both; ``partial`` is their mean. Plans are parsed and run by our own
-executor, never as Python, so no sandbox is needed.
+Plans are parsed and run by our own executor, never as Python, so no sandbox is needed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataenvgym.domains.tooluse.plans import PlanComparison, call_trees, compare_plans
 from dataenvgym.domains.tooluse.templates import (
     CATALOGUE,
     SKILL_DESCRIPTIONS,
@@ -89,10 +94,24 @@ def parse_query(prompt: str) -> ParsedQuery | None:
 
 
 def plan_scores(gold_plan: str, prediction: str) -> tuple[bool, bool]:
-    """(tool sequence exact, answer right) of ``prediction`` against ``gold_plan``."""
+    """(tool sequence exact, answer right) of ``prediction`` against ``gold_plan``.
+
+    These are MnMs' two summary numbers; neither checks the calls' arguments, so a plan can
+    have both and still be wrong (see :func:`~dataenvgym.domains.tooluse.plans.compare_plans`).
+    """
     gold_tools, gold_answer = run_plan(gold_plan)
     tools, answer = run_plan(prediction)
     return tools == gold_tools, answer is not None and answer == gold_answer
+
+
+def _why_wrong(gold: str, plan: str, compared: PlanComparison) -> str | None:
+    if not compared.tools_exact:
+        return f"plan {plan!r} does not call the tools of {gold!r}"
+    if not compared.answer_right:
+        return f"plan {plan!r} does not give the answer of {gold!r}"
+    if not compared.same_calls:
+        return f"plan {plan!r} reaches the answer but its arguments are not the query's: {gold!r}"
+    return None
 
 
 def datum_id(prompt: str, response: str) -> str:
@@ -165,24 +184,45 @@ class ToolUseDomain:
         return val, test
 
     def score(self, instance: TaskInstance, prediction: str) -> Score:
-        tools_exact, answer_right = plan_scores(instance.answer, prediction)
-        return Score(correct=tools_exact and answer_right, partial=(tools_exact + answer_right) / 2)
+        """Correct when the plan makes the query's calls; partial: see the module's doc.
+
+        The gold plan is rebuilt from the values parsed from the query (the instance's
+        ``answer`` when the prompt is not one of this domain's queries). An instance whose
+        gold plan cannot run scores 0.
+        """
+        query = parse_query(instance.prompt)
+        gold = query.template.render(query.params)[1] if query else instance.answer
+        if call_trees(gold) is None:
+            return Score(correct=False, partial=0.0)
+        compared = compare_plans(gold, prediction)
+        return Score(correct=compared.correct, partial=compared.partial)
+
+    def score_many(
+        self, instances: Sequence[TaskInstance], predictions: Sequence[str]
+    ) -> list[Score]:
+        """:meth:`score` of each prediction, in order."""
+        return [self.score(i, p) for i, p in zip(instances, predictions, strict=True)]
 
     def plan_accuracy(
         self, instances: Sequence[TaskInstance], predictions: Sequence[str]
     ) -> dict[str, float]:
-        """MnMs-style summary: tool-sequence exactness and answer accuracy, over a split."""
-        pairs = [plan_scores(i.answer, p) for i, p in zip(instances, predictions, strict=True)]
-        n = max(1, len(pairs))
+        """MnMs-style summary over a split: tool-sequence exactness, answer accuracy, and
+        call accuracy (the share of predictions that make exactly the gold plan's calls)."""
+        compared = [compare_plans(i.answer, p) for i, p in zip(instances, predictions, strict=True)]
+        n = max(1, len(compared))
         return {
-            "plan_accuracy": sum(t for t, _ in pairs) / n,
-            "answer_accuracy": sum(a for _, a in pairs) / n,
+            "plan_accuracy": sum(c.tools_exact for c in compared) / n,
+            "answer_accuracy": sum(c.answer_right for c in compared) / n,
+            "call_accuracy": sum(c.same_calls for c in compared) / n,
         }
 
     def verify(self, datum: TrainingDatum) -> str | None:
-        """Right when the query is one of ours and the plan is its gold plan's equal.
+        """Right when the query is one of ours and the plan makes its calls.
 
-        Equal means: the same tools in the same order, and the same executed answer.
+        The gold plan is rebuilt from the values parsed from the query; the plan must call the
+        same tools in the same order, on those values (or on the same earlier calls' results),
+        and so give the same answer. Equivalent rewrites pass (commuted ``add``/``mul``
+        arguments, ``478.0`` for ``478``, independent calls in another order).
         """
         query = parse_query(datum.prompt)
         if query is None:
@@ -194,12 +234,11 @@ class ToolUseDomain:
                 f"{subskill_key(query.skill, query.subskill)} query"
             )
         gold = query.template.render(query.params)[1]
-        tools_exact, answer_right = plan_scores(gold, datum.response)
-        if not tools_exact:
-            return f"plan {datum.response!r} does not call the tools of {gold!r}"
-        if not answer_right:
-            return f"plan {datum.response!r} does not give the answer of {gold!r}"
-        return None
+        return _why_wrong(gold, datum.response, compare_plans(gold, datum.response))
+
+    def verify_many(self, data: Sequence[TrainingDatum]) -> list[str | None]:
+        """:meth:`verify` of each datum, in order."""
+        return [self.verify(d) for d in data]
 
     def generate(
         self, skill: str, subskill: str, count: int, rng: random.Random
