@@ -51,11 +51,17 @@ def _progress() -> Progress:
 
 
 def execute_run(
-    config: RunConfig, out_dir: Path | None, *, show_progress: bool = True, resume: bool = False
+    config: RunConfig,
+    out_dir: Path | None,
+    *,
+    show_progress: bool = True,
+    resume: bool = False,
+    strict_resume: bool = False,
 ) -> dict:
     """Build the environment and agent of ``config``, run one episode, return its summary.
 
-    With ``resume``, continue ``out_dir`` from its last checkpoint (see ``run --resume``).
+    With ``resume``, continue ``out_dir`` from its newest intact checkpoint (see ``run
+    --resume``; ``strict_resume``: refuse to fall back from a damaged one).
     """
     from dataenvgym.registry import make_agent, make_env
     from dataenvgym.runner import EpisodeHooks, run_episode
@@ -113,8 +119,13 @@ def execute_run(
             out_dir=out_dir,
             config=config.model_dump(mode="json"),
             test_every_iteration=config.test_every_iteration,
-            hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
+            hooks=EpisodeHooks(
+                on_iteration_start=start,
+                on_iteration_end=end,
+                on_notice=lambda message: typer.echo(f"warning: {message}", err=True),
+            ),
             resume=resume,
+            strict_resume=strict_resume,
         )
     return summary
 
@@ -214,6 +225,13 @@ def run(
         Path | None,
         typer.Option(help="Continue this run folder from its last finished iteration."),
     ] = None,
+    strict_resume: Annotated[
+        bool,
+        typer.Option(
+            help="With --resume: stop (exit 2) when the newest checkpoint is damaged, instead "
+            "of setting it aside and resuming from the newest intact one."
+        ),
+    ] = False,
     numerics: Annotated[
         str | None,
         typer.Option(
@@ -236,7 +254,10 @@ def run(
         flags |= {"--budget": budget, "--seed": seed, "--out": out, "--config": config}
         given = [flag for flag, value in flags.items() if value is not None]
         given += ["--overwrite"] if overwrite else []
-        _resume_run(resume, given, report=report, numerics=mode)
+        _resume_run(resume, given, report=report, numerics=mode, strict=strict_resume)
+        return
+    if strict_resume:
+        _fail("--strict-resume goes with --resume DIR; drop it, or name the run to resume")
         return
     try:
         cfg = load_config(
@@ -306,7 +327,12 @@ def _numerics_mode(text: str | None) -> Numerics | None:
 
 
 def _resume_run(
-    run_dir: Path, given: list[str], *, report: bool, numerics: Numerics | None = None
+    run_dir: Path,
+    given: list[str],
+    *,
+    report: bool,
+    numerics: Numerics | None = None,
+    strict: bool = False,
 ) -> None:
     """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
     from dataenvgym.checkpoint import read_run_folder
@@ -322,7 +348,8 @@ def _resume_run(
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
         # The runner refuses a checkpoint of other numerics than the ones it runs with.
-        summary = call_with(numerics, partial(execute_run, resume=True), cfg, run_dir)
+        run = partial(execute_run, resume=True, strict_resume=strict)
+        summary = call_with(numerics, run, cfg, run_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))
         return
