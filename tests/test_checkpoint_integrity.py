@@ -270,18 +270,39 @@ def _report_commands(run: Path, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("how", DAMAGES)
-@pytest.mark.parametrize("name", ["summary.json", "iteration_002/report.json"])
+# config.yaml and llm_usage.json are optional for reports (older runs, offline teachers):
+# deleting them is no damage.
+READ_BY_REPORTS = [
+    (name, how)
+    for name in ("summary.json", "iteration_002/report.json", "config.yaml", "llm_usage.json")
+    for how in DAMAGES
+    if how != "delete" or name in ("summary.json", "iteration_002/report.json")
+]
+
+
+@pytest.mark.parametrize(("name", "how"), READ_BY_REPORTS)
 def test_report_analyze_export_name_a_damaged_file(
     finished: Path, tmp_path: Path, name: str, how: str
 ) -> None:
     run = _copy(finished, tmp_path, interrupted=False)
+    if name == "llm_usage.json":  # as an LLM teacher leaves it
+        (run / name).write_text(json.dumps({"teacher": "m", "usage": {}}) + "\n")
     damage(run / name, how)
     for command, result in _report_commands(run, tmp_path).items():
         assert result.exit_code == 2, (command, result.output)
         line = _one_error_line(result)
         shown = "summary.json" if how == "delete" and name == "summary.json" else str(run / name)
         assert shown in line, (command, line)
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_report_names_damaged_validation_results(finished: Path, tmp_path: Path, how: str) -> None:
+    run = _copy(finished, tmp_path, interrupted=False)
+    results = run / "iteration_003" / "val_results.jsonl"
+    damage(results, how)
+    result = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert str(results) in _one_error_line(result)
 
 
 @pytest.mark.parametrize("how", DAMAGES)

@@ -442,7 +442,18 @@ def read_run_folder(run_dir: Path) -> tuple[RunConfig, dict[str, Any] | None]:
 
 
 #: What a finished run's summary.json must hold for `run --resume` and boards to read it.
-SUMMARY_KEYS = ("env", "domain", "agent", "seed", "initial", "final", "iterations")
+SUMMARY_KEYS = (
+    "env",
+    "domain",
+    "agent",
+    "seed",
+    "initial",
+    "final",
+    "iterations",
+    "total_training_data",
+    "base_student_seconds",
+    "wall_seconds",
+)
 
 
 def read_summary(summary_file: Path) -> dict[str, Any]:
@@ -460,10 +471,12 @@ def read_summary(summary_file: Path) -> dict[str, Any]:
         raise CheckpointError(f"{summary_file} is not a run summary; {fix}")
     missing = [key for key in SUMMARY_KEYS if key not in summary]
     parts_ok = all(
-        isinstance(summary.get(part), dict) and "test_accuracy" in summary[part]
+        isinstance(summary.get(part), dict)
+        and "test_accuracy" in summary[part]
+        and isinstance(summary[part].get("test_per_subskill"), dict)
         for part in ("initial", "final")
     )
     if missing or not parts_ok:
-        what = f"lacks {', '.join(missing)}" if missing else "lacks test accuracies"
+        what = f"lacks {', '.join(missing)}" if missing else "lacks its test scores"
         raise CheckpointError(f"{summary_file} {what}; {fix}")
     return summary

@@ -141,8 +141,18 @@ class IterationData:
         return rows
 
     def val_results(self) -> list[dict[str, Any]]:
-        """The evaluated validation instances after this iteration's training."""
-        return _read_jsonl(self.path / "val_results.jsonl", required=True)
+        """The evaluated validation instances after this iteration's training.
+
+        Raises:
+            RunFolderError: the file is missing, unreadable, or a row is no evaluated instance.
+        """
+        path = self.path / "val_results.jsonl"
+        rows = _read_jsonl(path, required=True)
+        for number, row in enumerate(rows, start=1):
+            instance = row.get("instance")
+            if not isinstance(instance, dict) or "id" not in instance or "correct" not in row:
+                raise _unreadable(path, f"line {number} is not an evaluated instance")
+        return rows
 
 
 @dataclass
