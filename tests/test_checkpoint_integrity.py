@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from dataenvgym.checkpoint import (
     CheckpointError,
     DamagedCheckpointError,
+    IncompleteCheckpointError,
     checkpoints,
     inspect_checkpoint,
     read_run_folder,
@@ -119,8 +120,16 @@ def test_each_checkpoint_has_a_manifest_of_its_files_and_two_are_kept(finished: 
         assert verified and checkpoint.iteration == int(path.parent.name[-3:])
 
 
-@pytest.mark.parametrize("name", CHECKPOINT_FILES)
-@pytest.mark.parametrize("how", DAMAGES)
+# A deleted manifest is no damage but an unfinished checkpoint (tested on its own below).
+DAMAGED_CHECKPOINTS = [
+    (name, how)
+    for name in CHECKPOINT_FILES
+    for how in DAMAGES
+    if (name, how) != (MANIFEST, "delete")
+]
+
+
+@pytest.mark.parametrize(("name", "how"), DAMAGED_CHECKPOINTS)
 def test_a_damaged_checkpoint_is_named_and_set_aside(
     finished: Path, tmp_path: Path, name: str, how: str
 ) -> None:
@@ -150,9 +159,14 @@ def test_a_checkpoint_whose_manifest_never_landed_is_no_checkpoint(
 ) -> None:
     """The manifest is written last: a crash just before it leaves the folder unvouched."""
     run = _copy(finished, tmp_path)
-    (run / "iteration_003" / "checkpoint" / MANIFEST).unlink()
-    with pytest.raises(DamagedCheckpointError, match="never completed"):
-        inspect_checkpoint(run / "iteration_003" / "checkpoint")
+    newest = run / "iteration_003" / "checkpoint"
+    (newest / MANIFEST).unlink()
+    with pytest.raises(IncompleteCheckpointError, match="never completed"):
+        inspect_checkpoint(newest)
+    selected = select_checkpoint(run, strict=True)  # no checkpoint: nothing to be strict about
+    assert selected.path == run / "iteration_002" / "checkpoint"
+    assert len(selected.notes) == 1 and "never completed" in selected.notes[0]
+    assert (run / "iteration_003" / "checkpoint.damaged-1").is_dir()
 
 
 # --------------------------------------------------------------------------- resume
@@ -201,15 +215,31 @@ def test_strict_resume_stops_with_one_line_and_changes_nothing(
     assert alone.exit_code == 2 and "--resume" in _one_error_line(alone)
 
 
-def test_with_every_checkpoint_damaged_the_episode_starts_afresh(
+def test_with_no_intact_checkpoint_left_resume_stops_and_changes_nothing(
     finished: Path, tmp_path: Path
 ) -> None:
     run = _copy(finished, tmp_path)
     damage(run / "iteration_003" / "checkpoint" / "student" / "model.pt", "garbage")
     damage(run / "iteration_002" / "checkpoint" / "state.pkl", "truncate")
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
     result = runner.invoke(app, ["run", "--resume", str(run), "--no-report"])
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "student/model.pt does not match its manifest checksum" in line
+    assert "no intact checkpoint is left" in line
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+
+
+def test_checkpoints_whose_manifest_never_landed_are_passed_over(
+    finished: Path, tmp_path: Path
+) -> None:
+    """No checkpoint at all: the episode starts afresh, as one interrupted before its first."""
+    run = _copy(finished, tmp_path)
+    for iteration in (2, 3):
+        (run / f"iteration_{iteration:03d}" / "checkpoint" / MANIFEST).unlink()
+    result = runner.invoke(app, ["run", "--resume", str(run), "--strict-resume", "--no-report"])
     assert result.exit_code == 0, result.output
-    assert "starts afresh" in result.stderr
+    assert result.stderr.count("never completed") == 2
     assert comparable(_summary(run)) == comparable(_summary(finished))
     assert (run / "iteration_002" / "checkpoint.damaged-1").is_dir()
 

@@ -108,6 +108,11 @@ class DamagedCheckpointError(CheckpointError):
         return (type(self), (self.checkpoint, self.file, self.problem))
 
 
+class IncompleteCheckpointError(DamagedCheckpointError):
+    """A checkpoint whose manifest never landed (its writing was interrupted): no checkpoint
+    at all, so a resume looks past it even with ``--strict-resume``."""
+
+
 @dataclass
 class EpisodeCheckpoint:
     """Everything needed to continue an episode after iteration ``iteration``.
@@ -255,10 +260,14 @@ def inspect_checkpoint(path: Path) -> tuple[EpisodeCheckpoint, bool]:
         raise DamagedCheckpointError(path, err.file, err.problem) from err
     state_file = path / "state.pkl"
     if not verified:
-        if not state_file.is_file():
-            raise DamagedCheckpointError(path, "state.pkl", "is missing")
-        if not (path / "student").is_dir():
-            raise DamagedCheckpointError(path, "student/", "is missing")
+        for part, present in (
+            ("state.pkl", state_file.is_file()),
+            ("student/", (path / "student").is_dir()),
+        ):
+            if not present:
+                raise DamagedCheckpointError(
+                    path, part, "is missing (the checkpoint is incomplete)"
+                )
     try:
         with state_file.open("rb") as handle:
             loaded = pickle.load(handle)
@@ -282,7 +291,7 @@ def inspect_checkpoint(path: Path) -> tuple[EpisodeCheckpoint, bool]:
         )
     if not verified and loaded.format >= 2:
         # Written by a version that keeps manifests, but the manifest never landed.
-        raise DamagedCheckpointError(
+        raise IncompleteCheckpointError(
             path, "manifest.json", "is missing (the checkpoint was never completed)"
         )
     return loaded, verified

@@ -19,7 +19,13 @@ from dataenvgym.checkpoint import DamagedCheckpointError, remove_staging, restor
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
-from dataenvgym.resume import select_checkpoint, set_aside_note, strict_refusal
+from dataenvgym.resume import (
+    has_fallback,
+    no_fallback,
+    select_checkpoint,
+    set_aside_note,
+    strict_refusal,
+)
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
 
@@ -118,6 +124,8 @@ def run_episode(
         except DamagedCheckpointError as err:  # only a checkpoint without a manifest
             if strict_resume:
                 raise strict_refusal(err) from err
+            if not has_fallback(folder.root, saved):
+                raise no_fallback(err) from err
             notify(set_aside_note(err))
             # The agent is untouched (the student is loaded first): reset and try the next.
             return run_episode(
