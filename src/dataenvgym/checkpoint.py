@@ -13,9 +13,10 @@ so that one damaged checkpoint costs one iteration, not the run.
 
 Resuming verifies the newest checkpoint against its manifest before anything runs; a damaged
 one (a file missing, cut short or altered) is renamed aside (``checkpoint.damaged-N``) and
-the next newest intact one is used (:func:`select_checkpoint`). A checkpoint written before
-manifests were kept (format 1) has none: it is accepted with a warning and verified by
-loading it, and if its student cannot be loaded it is set aside like a damaged one.
+the next newest intact one is used (:func:`dataenvgym.resume.select_checkpoint`). A
+checkpoint written before manifests were kept (format 1) has none: it is accepted with a
+warning and verified by loading it, and if its student cannot be loaded it is set aside like
+a damaged one.
 
 Resuming rebuilds the environment from the run's ``config.yaml``, calls ``reset`` with the
 run's seed (which rebuilds or loads the base student, the splits and the skills), then
@@ -329,7 +330,7 @@ def restore(
     verified: bool = True,
 ) -> Agent:
     """Put a freshly reset ``env`` and ``agent`` back into ``checkpoint`` (read from ``path``
-    by :func:`select_checkpoint`).
+    by :func:`dataenvgym.resume.select_checkpoint`).
 
     ``env`` must have been reset with the run's seed; ``agent`` reset likewise. Returns the
     agent to continue with (the unpickled one, or ``agent`` replayed).
