@@ -44,12 +44,15 @@ class ManifestMismatch(DataEnvGymError):
         return (type(self), (self.checkpoint, self.file, self.problem))
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks (student weights can be large)."""
+def file_digest(path: Path, *, sync: bool = False) -> str:
+    """SHA-256 of a file's bytes, read in chunks (student weights can be large); with
+    ``sync``, the file is flushed to disk too."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
+        if sync:
+            os.fsync(handle.fileno())
     return digest.hexdigest()
 
 
@@ -73,8 +76,8 @@ def _fsync_dir(folder: Path) -> None:
 def write_manifest(folder: Path) -> Path:
     """Record every file under ``folder`` in ``folder/manifest.json``, durably.
 
-    Written aside, flushed to disk and renamed, so a crash leaves either no manifest or a
-    whole one.
+    Every file is flushed to disk before the manifest vouches for it; the manifest is written
+    aside, flushed and renamed, so a crash leaves either no manifest or a whole one.
 
     Returns:
         The manifest's path.
@@ -82,7 +85,7 @@ def write_manifest(folder: Path) -> Path:
     files = {
         path.relative_to(folder).as_posix(): {
             "size": path.stat().st_size,
-            "sha256": file_digest(path),
+            "sha256": file_digest(path, sync=True),
         }
         for path in _files(folder)
     }
