@@ -18,6 +18,7 @@ import dataenvgym.registry
 from dataenvgym.agents.base import Agent
 from dataenvgym.checkpoint import EpisodeCheckpoint
 from dataenvgym.cli import app
+from dataenvgym.manifest import write_manifest
 from dataenvgym.numerics import describe
 from dataenvgym.types import Action, Observation
 
@@ -52,14 +53,19 @@ def _task_files(tmp: Path, val_rows: list[Any]) -> str:
     return _config(tmp, domain="jsonl", domain_config={"validation": str(val), "test": str(test)})
 
 
-def _run_folder(tmp: Path, *, config: Any = None, state: bytes | None = None) -> str:
-    """A run folder with config.yaml and one checkpoint holding ``state``."""
+def _run_folder(
+    tmp: Path, *, config: Any = None, state: bytes | None = None, manifest: bool = False
+) -> str:
+    """A run folder with config.yaml and one checkpoint holding ``state`` (with ``manifest``,
+    recorded as a finished checkpoint is)."""
     run = tmp / "run"
     checkpoint = run / "iteration_001" / "checkpoint"
     (checkpoint / "student").mkdir(parents=True)
     _yaml(run / "config.yaml", TINY if config is None else config)
     if state is not None:
         (checkpoint / "state.pkl").write_bytes(state)
+    if manifest:
+        write_manifest(checkpoint)
     return str(run)
 
 
@@ -77,7 +83,7 @@ def _edited_since_checkpoint(tmp: Path) -> str:
         observation=None,
         runner={"config": {**TINY, "seed": 5}},
     )
-    return _run_folder(tmp, state=pickle.dumps(saved))
+    return _run_folder(tmp, state=pickle.dumps(saved), manifest=True)
 
 
 def _begun_with_other_numerics(tmp: Path) -> str:
@@ -85,7 +91,7 @@ def _begun_with_other_numerics(tmp: Path) -> str:
     saved = EpisodeCheckpoint(
         iteration=1, env_state={}, agent=None, observation=None, numerics=numerics
     )
-    return _run_folder(tmp, state=pickle.dumps(saved))
+    return _run_folder(tmp, state=pickle.dumps(saved), manifest=True)
 
 
 def _existing_run(tmp: Path) -> str:

@@ -24,6 +24,7 @@ from dataenvgym.checkpoint import (
     read_checkpoint,
     read_run_folder,
 )
+from dataenvgym.manifest import write_manifest
 from dataenvgym.numerics import describe
 from dataenvgym.registry import make_agent, make_env
 from dataenvgym.runner import EpisodeHooks, run_episode
@@ -89,9 +90,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
         assert (tmp_path / "crashed" / name).read_text() == (
             tmp_path / "reference" / name
         ).read_text()
-    # Only the newest checkpoint is kept; it is the last iteration's.
+    # The two newest checkpoints are kept (the one before is the fallback of a damaged one).
     kept = sorted(p.parent.name for p in (tmp_path / "crashed").glob("iteration_*/checkpoint"))
-    assert kept == ["iteration_003"]
+    assert kept == ["iteration_002", "iteration_003"]
     events = [json.loads(line)["event"] for line in (tmp_path / "crashed" / "events.jsonl").open()]
     assert events == ["reset", "step", "step", "resume", "step", "end"]
 
@@ -151,6 +152,7 @@ def _rewrite_checkpoint(saved: Path, **changes: Any) -> None:
         else:
             setattr(checkpoint, name, value)
     (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+    write_manifest(saved)  # as that writer would have recorded it
 
 
 def test_a_checkpoint_of_other_numerics_is_not_continued(tiny_kwargs: Any, tmp_path: Path) -> None:
@@ -179,8 +181,10 @@ def test_corrupt_or_edited_run_folders_are_refused(tiny_kwargs: Any, tmp_path: P
     (run / "iteration_001" / "checkpoint" / "student").mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"seed": 1}))
     (run / "iteration_001" / "checkpoint" / "state.pkl").write_bytes(b"not a pickle")
-    with pytest.raises(CheckpointError, match="is corrupt"):
-        read_run_folder(run)
+    with pytest.raises(CheckpointError, match=r"state\.pkl is corrupt.*fall back"):
+        read_checkpoint(run / "iteration_001" / "checkpoint")
+    # Read-only, a run folder's reader looks past a damaged checkpoint (resume sets it aside).
+    assert read_run_folder(run)[1] is None
     (run / "config.yaml").unlink()
     with pytest.raises(CheckpointError, match=r"no config\.yaml"):
         read_run_folder(run)

@@ -2,13 +2,24 @@
 
 After every finished iteration the runner writes ``RUN/iteration_NNN/checkpoint/``::
 
-    state.pkl     the environment's episode state, the agent, the RNG states, the runner's rows
-    student/      the student's own checkpoint (``Student.save``)
+    state.pkl       the environment's episode state, the agent, the RNG states, the runner's rows
+    student/        the student's own checkpoint (``Student.save``)
+    manifest.json   every file above with its size and SHA-256 (:mod:`dataenvgym.manifest`)
 
-It is written into a staging folder and renamed into place, so a checkpoint either exists
-whole or not at all; the previous iteration's checkpoint is deleted only after the new one
-landed. Resuming rebuilds the environment from the run's ``config.yaml``, calls ``reset`` with
-the run's seed (which rebuilds or loads the base student, the splits and the skills), then
+It is written into a staging folder and renamed into place; its manifest is written last,
+after the rename, so a folder is a checkpoint only once it is whole and recorded. The newest
+:data:`KEEP_CHECKPOINTS` checkpoints are kept (older ones are deleted once a new one landed),
+so that one damaged checkpoint costs one iteration, not the run.
+
+Resuming verifies the newest checkpoint against its manifest before anything runs; a damaged
+one (a file missing, cut short or altered) is renamed aside (``checkpoint.damaged-N``) and
+the next newest intact one is used (:func:`dataenvgym.resume.select_checkpoint`). A
+checkpoint written before manifests were kept (format 1) has none: it is accepted with a
+warning and verified by loading it, and if its student cannot be loaded it is set aside like
+a damaged one.
+
+Resuming rebuilds the environment from the run's ``config.yaml``, calls ``reset`` with the
+run's seed (which rebuilds or loads the base student, the splits and the skills), then
 overwrites the episode state with the checkpoint's. The environment and the agent are plain
 Python objects, so they are pickled generically: no per-environment or per-policy code.
 
@@ -38,10 +49,17 @@ from dataenvgym.agents.base import Agent
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.manifest import ManifestMismatch, verify_manifest, write_manifest
 from dataenvgym.numerics import describe, same_numerics
 
-#: Bump when the layout of ``state.pkl`` changes.
-FORMAT_VERSION = 1
+#: Bump when the layout of ``state.pkl`` changes. Format 2 checkpoints have a manifest;
+#: format 1 ones were written before manifests were kept.
+FORMAT_VERSION = 2
+#: The formats this version resumes.
+READABLE_FORMATS = (1, 2)
+#: How many of the newest checkpoints a run folder keeps: the newest, and one to fall back
+#: to should the newest be damaged.
+KEEP_CHECKPOINTS = 2
 
 #: Environment attributes rebuilt from the config (components) or saved separately (the
 #: student); everything else an environment holds is episode state and is pickled.
@@ -69,6 +87,31 @@ _STAGING_PREFIX = ".checkpoint-staging-"
 
 class CheckpointError(DataEnvGymError):
     """A run folder's checkpoint is missing, corrupt or from an incompatible version."""
+
+
+class DamagedCheckpointError(CheckpointError):
+    """A checkpoint's file is missing, cut short or altered: it cannot be resumed from,
+    but an older intact checkpoint can.
+
+    Attributes:
+        checkpoint: The checkpoint folder.
+        file: The damaged file, relative to ``checkpoint``.
+        problem: What is wrong with it, in a few words.
+    """
+
+    def __init__(self, checkpoint: Path, file: str, problem: str) -> None:
+        super().__init__(f"checkpoint {checkpoint} is damaged: {file} {problem}")
+        self.checkpoint = checkpoint
+        self.file = file
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across a numerics subprocess
+        return (type(self), (self.checkpoint, self.file, self.problem))
+
+
+class IncompleteCheckpointError(DamagedCheckpointError):
+    """A checkpoint whose manifest never landed (its writing was interrupted): no checkpoint
+    at all, so a resume looks past it even with ``--strict-resume``."""
 
 
 @dataclass
@@ -176,71 +219,140 @@ def save_checkpoint(
     if target.exists():  # a redone iteration: the old copy is as good, replace it
         shutil.rmtree(target)
     os.replace(staging, target)
-    for older in range(checkpoint.iteration):
+    # Last: until the manifest exists this folder is no checkpoint, so the older ones stay.
+    write_manifest(target)
+    for older in range(checkpoint.iteration - KEEP_CHECKPOINTS + 1):
         stale = checkpoint_dir(run_dir, older)
         if stale.exists():
             shutil.rmtree(stale, ignore_errors=True)
     return target
 
 
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Every checkpoint folder of a run, newest first (set-aside ones are not checkpoints)."""
+    found = sorted(run_dir.glob(f"iteration_[0-9][0-9][0-9]/{_CHECKPOINT}"), reverse=True)
+    return [path for path in found if path.is_dir()]
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder of a run, or ``None`` if none was written."""
-    found = sorted(run_dir.glob(f"iteration_[0-9][0-9][0-9]/{_CHECKPOINT}"))
-    return found[-1] if found else None
+    """The newest checkpoint folder of a run (intact or not), or ``None`` if none was written."""
+    found = checkpoints(run_dir)
+    return found[0] if found else None
 
 
-def read_checkpoint(path: Path) -> EpisodeCheckpoint:
-    """Load ``path/state.pkl``.
+_FIX = "resume with `dataenvgym run --resume` to fall back to the checkpoint before it"
+
+
+def inspect_checkpoint(path: Path) -> tuple[EpisodeCheckpoint, bool]:
+    """Verify ``path`` against its manifest and load its ``state.pkl``.
+
+    Returns:
+        The checkpoint, and whether a manifest vouched for it (False: a format 1 checkpoint,
+        written before manifests were kept, checked only by loading it).
 
     Raises:
-        CheckpointError: one line naming the file, the problem and the way out.
+        DamagedCheckpointError: a file is missing, cut short or altered (another checkpoint
+            may still be intact).
+        CheckpointError: an intact checkpoint this version cannot continue.
     """
+    try:
+        verified = verify_manifest(path)
+    except ManifestMismatch as err:
+        raise DamagedCheckpointError(path, err.file, err.problem) from err
     state_file = path / "state.pkl"
-    fix = "delete that checkpoint folder to resume from the one before, or rerun with --overwrite"
-    if not state_file.is_file() or not (path / "student").is_dir():
-        raise CheckpointError(f"checkpoint {path} is incomplete; {fix}")
+    if not verified:
+        for part, present in (
+            ("state.pkl", state_file.is_file()),
+            ("student/", (path / "student").is_dir()),
+        ):
+            if not present:
+                raise DamagedCheckpointError(
+                    path, part, "is missing (the checkpoint is incomplete)"
+                )
     try:
         with state_file.open("rb") as handle:
             loaded = pickle.load(handle)
     except Exception as err:  # any unpickling failure means the same thing to the user
+        if not verified:
+            raise DamagedCheckpointError(
+                path, "state.pkl", f"is corrupt ({type(err).__name__})"
+            ) from err
+        # The bytes are the ones written: this version cannot read what another wrote.
         raise CheckpointError(
-            f"checkpoint {state_file} is corrupt ({type(err).__name__}); {fix}"
+            f"checkpoint {state_file} cannot be loaded ({type(err).__name__}: {err}); resume "
+            "it with the dataenvgym version that wrote it, or rerun with --overwrite"
         ) from err
     if not isinstance(loaded, EpisodeCheckpoint):
-        raise CheckpointError(f"{state_file} is not a dataenvgym checkpoint; {fix}")
-    if loaded.format != FORMAT_VERSION:
+        raise DamagedCheckpointError(path, "state.pkl", "is not a dataenvgym checkpoint")
+    if loaded.format not in READABLE_FORMATS:
         raise CheckpointError(
             f"checkpoint {state_file} has format {loaded.format}, this version reads "
-            f"{FORMAT_VERSION}; resume it with the dataenvgym version that wrote it"
+            f"{', '.join(map(str, READABLE_FORMATS))}; resume it with the dataenvgym version "
+            "that wrote it"
         )
-    return loaded
+    if not verified and loaded.format >= 2:
+        # Written by a version that keeps manifests, but the manifest never landed.
+        raise IncompleteCheckpointError(
+            path, "manifest.json", "is missing (the checkpoint was never completed)"
+        )
+    return loaded, verified
 
 
-def read_resumable(path: Path) -> EpisodeCheckpoint:
-    """:func:`read_checkpoint`, refused (:func:`check_numerics`) when it was written with
-    other numerics than this process computes with; read it before the environment is reset,
-    which can take minutes (a base student to pretrain).
+def read_checkpoint(path: Path) -> EpisodeCheckpoint:
+    """Verify ``path`` (:func:`inspect_checkpoint`) and return its ``state.pkl``.
 
     Raises:
-        CheckpointError: as :func:`read_checkpoint` and :func:`check_numerics`.
+        CheckpointError: one line naming the file, the problem and the way out.
     """
-    checkpoint = read_checkpoint(path)
-    check_numerics(checkpoint, path)
-    return checkpoint
+    try:
+        return inspect_checkpoint(path)[0]
+    except DamagedCheckpointError as err:
+        raise DamagedCheckpointError(err.checkpoint, err.file, f"{err.problem}; {_FIX}") from err
+
+
+def newest_intact_checkpoint(run_dir: Path) -> tuple[Path, EpisodeCheckpoint] | None:
+    """The newest checkpoint of a run that passes :func:`inspect_checkpoint`, read-only:
+    damaged ones are skipped, not set aside."""
+    for path in checkpoints(run_dir):
+        try:
+            return path, inspect_checkpoint(path)[0]
+        except DamagedCheckpointError:
+            continue
+    return None
 
 
 def restore(
-    checkpoint: EpisodeCheckpoint, path: Path, env: TeacherEnv[Any, Any], agent: Agent
+    checkpoint: EpisodeCheckpoint,
+    path: Path,
+    env: TeacherEnv[Any, Any],
+    agent: Agent,
+    *,
+    verified: bool = True,
 ) -> Agent:
     """Put a freshly reset ``env`` and ``agent`` back into ``checkpoint`` (read from ``path``
-    by :func:`read_resumable`).
+    by :func:`dataenvgym.resume.select_checkpoint`).
 
     ``env`` must have been reset with the run's seed; ``agent`` reset likewise. Returns the
     agent to continue with (the unpickled one, or ``agent`` replayed).
+
+    Raises:
+        DamagedCheckpointError: the student of an unverified (format 1) checkpoint cannot be
+            loaded; nothing of the agent was touched yet.
+        CheckpointError: the student of a verified checkpoint cannot be loaded (its files
+            are the ones written, so this student cannot read them: not damage).
     """
     for key, value in checkpoint.env_state.items():
         setattr(env, key, value)
-    env.student.load(path / "student")
+    try:
+        env.student.load(path / "student")
+    except Exception as err:  # any student's own loading error; say which folder failed
+        problem = f"cannot be loaded ({type(err).__name__}: {_first_line(err)})"
+        if not verified:
+            raise DamagedCheckpointError(path, "student/", problem) from err
+        raise CheckpointError(
+            f"checkpoint {path / 'student'} {problem}; it matches its manifest, so the "
+            "student settings or version differ from the writer's: resume with those"
+        ) from err
     if checkpoint.agent is not None:
         agent = pickle.loads(checkpoint.agent)
     else:
@@ -249,6 +361,11 @@ def restore(
             agent.act(observation)
     set_rng_states(checkpoint.rng)
     return agent
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def checkpoint_numerics(checkpoint: EpisodeCheckpoint) -> dict[str, str]:
@@ -314,23 +431,62 @@ def read_run_folder(run_dir: Path) -> tuple[RunConfig, dict[str, Any] | None]:
         config = load_config(config_file)
     except ConfigError as err:
         raise CheckpointError(f"{run_dir} is not a resumable dataenvgym run folder: {err}") from err
+    except (OSError, UnicodeDecodeError) as err:  # garbage bytes, unreadable file
+        raise CheckpointError(
+            f"{config_file} is unreadable ({_first_line(err) or type(err).__name__}); restore "
+            "it from a copy of the run folder"
+        ) from err
     summary_file = run_dir / "summary.json"
-    if summary_file.is_file():
-        try:
-            summary = json.loads(summary_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CheckpointError(
-                f"{summary_file} is corrupt; delete it to resume from the last checkpoint"
-            ) from err
-        if not isinstance(summary, dict):
-            raise CheckpointError(f"{summary_file} is not a run summary; delete it to resume")
-        return config, summary
-    latest = latest_checkpoint(run_dir)
-    if latest is not None:
-        saved = read_checkpoint(latest).runner.get("config")
+    if summary_file.exists():
+        return config, read_summary(summary_file)
+    intact = newest_intact_checkpoint(run_dir)
+    if intact is not None:
+        latest, checkpoint = intact
+        saved = checkpoint.runner.get("config")
         if saved is not None and saved != config.model_dump(mode="json"):
             raise CheckpointError(
                 f"{config_file} changed after checkpoint {latest} was written; put the "
                 "original settings back, or start a new run with --overwrite"
             )
     return config, None
+
+
+#: What a finished run's summary.json must hold for `run --resume` and boards to read it.
+SUMMARY_KEYS = (
+    "env",
+    "domain",
+    "agent",
+    "seed",
+    "initial",
+    "final",
+    "iterations",
+    "total_training_data",
+    "base_student_seconds",
+    "wall_seconds",
+)
+
+
+def read_summary(summary_file: Path) -> dict[str, Any]:
+    """A finished run's ``summary.json``, checked for the keys every reader needs.
+
+    Raises:
+        CheckpointError: one line naming the file and the way out.
+    """
+    fix = "delete it to resume the run from its last checkpoint (`dataenvgym run --resume`)"
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{summary_file} is unreadable ({_first_line(err)}); {fix}") from err
+    if not isinstance(summary, dict):
+        raise CheckpointError(f"{summary_file} is not a run summary; {fix}")
+    missing = [key for key in SUMMARY_KEYS if key not in summary]
+    parts_ok = all(
+        isinstance(summary.get(part), dict)
+        and "test_accuracy" in summary[part]
+        and isinstance(summary[part].get("test_per_subskill"), dict)
+        for part in ("initial", "final")
+    )
+    if missing or not parts_ok:
+        what = f"lacks {', '.join(missing)}" if missing else "lacks its test scores"
+        raise CheckpointError(f"{summary_file} {what}; {fix}")
+    return summary

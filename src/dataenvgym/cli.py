@@ -57,10 +57,12 @@ def execute_run(
     show_progress: bool = True,
     resume: bool = False,
     allow_degraded: bool = False,
+    strict_resume: bool = False,
 ) -> dict:
     """Build the environment and agent of ``config``, run one episode, return its summary.
 
-    With ``resume``, continue ``out_dir`` from its last checkpoint (see ``run --resume``).
+    With ``resume``, continue ``out_dir`` from its newest intact checkpoint (see ``run
+    --resume``; ``strict_resume``: refuse to fall back from a damaged one).
     With ``allow_degraded``, an LLM teacher that delivers (almost) no usable data does not
     stop the run (see docs/llm-teachers.md).
     """
@@ -120,9 +122,14 @@ def execute_run(
             out_dir=out_dir,
             config=config.model_dump(mode="json"),
             test_every_iteration=config.test_every_iteration,
-            hooks=EpisodeHooks(on_iteration_start=start, on_iteration_end=end),
+            hooks=EpisodeHooks(
+                on_iteration_start=start,
+                on_iteration_end=end,
+                on_notice=lambda message: typer.echo(f"warning: {message}", err=True),
+            ),
             resume=resume,
             allow_degraded=allow_degraded,
+            strict_resume=strict_resume,
         )
     return summary
 
@@ -224,6 +231,13 @@ def run(
         Path | None,
         typer.Option(help="Continue this run folder from its last finished iteration."),
     ] = None,
+    strict_resume: Annotated[
+        bool,
+        typer.Option(
+            help="With --resume: stop (exit 2) when the newest checkpoint is damaged, instead "
+            "of setting it aside and resuming from the newest intact one."
+        ),
+    ] = False,
     numerics: Annotated[
         str | None,
         typer.Option(
@@ -255,7 +269,17 @@ def run(
         flags |= {"--budget": budget, "--seed": seed, "--out": out, "--config": config}
         given = [flag for flag, value in flags.items() if value is not None]
         given += ["--overwrite"] if overwrite else []
-        _resume_run(resume, given, report=report, numerics=mode, allow_degraded=allow_degraded)
+        _resume_run(
+            resume,
+            given,
+            report=report,
+            numerics=mode,
+            allow_degraded=allow_degraded,
+            strict=strict_resume,
+        )
+        return
+    if strict_resume:
+        _fail("--strict-resume goes with --resume DIR; drop it, or name the run to resume")
         return
     try:
         cfg = load_config(
@@ -332,6 +356,7 @@ def _resume_run(
     report: bool,
     numerics: Numerics | None = None,
     allow_degraded: bool = False,
+    strict: bool = False,
 ) -> None:
     """`run --resume DIR`: continue an interrupted run from its last finished iteration."""
     from dataenvgym.checkpoint import read_run_folder
@@ -348,7 +373,7 @@ def _resume_run(
             return
         _check_teacher(cfg)  # the endpoint may still be down: say so before any work
         # The runner refuses a checkpoint of other numerics than the ones it runs with.
-        run = partial(execute_run, resume=True, allow_degraded=allow_degraded)
+        run = partial(execute_run, resume=True, allow_degraded=allow_degraded, strict_resume=strict)
         summary = call_with(numerics, run, cfg, run_dir)
     except InvalidActionError as err:
         _fail(_invalid_action(cfg.agent, err))

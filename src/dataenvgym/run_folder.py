@@ -6,7 +6,8 @@ RUN/
   events.jsonl           one line per event (reset, step, test, end)
   iteration_000/         the base student: val results, report (val + test)
   iteration_001/         plan.json, data.jsonl, val_results.jsonl, report.json
-  iteration_NNN/checkpoint/  the newest iteration only: state.pkl + student/ (for --resume)
+  iteration_NNN/checkpoint/  the two newest iterations: state.pkl, student/ and
+                         manifest.json (for --resume; see dataenvgym.checkpoint)
   ...
   summary.json           see runner.summarise
 ```
@@ -31,6 +32,12 @@ def _write_jsonl(path: Path, rows: Iterable[BaseModel]) -> None:
     with path.open("w") as handle:
         for row in rows:
             handle.write(row.model_dump_json() + "\n")
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -61,8 +68,13 @@ class RunFolder:
 
     def event(self, kind: str, **fields: Any) -> None:
         record = {"time": time.time(), "event": kind, **fields}
-        with (self.root / "events.jsonl").open("a") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+        path = self.root / "events.jsonl"
+        # A log cut mid-line (a crash, a full disk) gets its next record on a line of its
+        # own, so only the cut line is lost.
+        with path.open("ab") as handle:
+            if handle.tell() and not _ends_with_newline(path):
+                handle.write(b"\n")
+            handle.write((json.dumps(record, default=str) + "\n").encode("utf-8"))
 
     def write_iteration(
         self,

@@ -7,6 +7,7 @@ every iteration (for plots) and at the end, and never hands it to the agent.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,18 @@ from typing import Any
 import gymnasium as gym
 
 from dataenvgym.agents.base import Agent
-from dataenvgym.checkpoint import (
-    latest_checkpoint,
-    read_resumable,
-    remove_staging,
-    restore,
-    save_checkpoint,
-)
+from dataenvgym.checkpoint import DamagedCheckpointError, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import TeacherDegraded
 from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
+from dataenvgym.resume import (
+    has_fallback,
+    no_fallback,
+    select_checkpoint,
+    set_aside_note,
+    strict_refusal,
+)
 from dataenvgym.run_folder import RunFolder
 from dataenvgym.types import EvaluationResult, SkillReport
 
@@ -35,6 +37,13 @@ class EpisodeHooks:
 
     on_iteration_start: Any = None  # (iteration: int) -> None
     on_iteration_end: Any = None  # (iteration: int, summary_row: dict) -> None
+    #: (message: str) -> None: a resume fell back from a damaged checkpoint, or used one
+    #: without a manifest. Without it the message is a :class:`ResumeWarning`.
+    on_notice: Any = None
+
+
+class ResumeWarning(UserWarning):
+    """A resumed episode set a damaged checkpoint aside, or used one it could not verify."""
 
 
 def _scores(report: SkillReport) -> dict[str, Any]:
@@ -126,12 +135,15 @@ def run_episode(
     hooks: EpisodeHooks | None = None,
     resume: bool = False,
     allow_degraded: bool = False,
+    strict_resume: bool = False,
 ) -> dict[str, Any]:
     """Run one episode of ``agent`` in ``env`` and return (and write) its summary.
 
     With ``out_dir``, a checkpoint is written after every finished iteration; ``resume=True``
-    continues from the newest one in ``out_dir`` (or starts afresh if there is none), and the
-    summary equals an uninterrupted run's, wall-time fields aside.
+    continues from the newest intact one in ``out_dir`` (or starts afresh if there is none),
+    and the summary equals an uninterrupted run's, wall-time fields aside. A damaged
+    checkpoint is renamed aside and the one before it used (``hooks.on_notice`` hears of
+    it), unless ``strict_resume``: then :class:`~dataenvgym.checkpoint.CheckpointError`.
 
     An engine that reports its teacher's health (LLM engines) is checked after every plan:
     a degraded iteration (too little usable data, see ``TeacherOptions``) raises
@@ -142,9 +154,22 @@ def run_episode(
     teacher_env: TeacherEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
     folder = RunFolder(out_dir) if out_dir is not None else None
     started = time.perf_counter()
-    saved = latest_checkpoint(folder.root) if folder is not None and resume else None
-    # Read (and refused if of other numerics) before the reset, which may pretrain a base.
-    checkpoint = read_resumable(saved) if saved is not None else None
+
+    def notify(message: str) -> None:
+        if folder is not None:
+            folder.event("resume_notice", message=message)
+        if hooks.on_notice:
+            hooks.on_notice(message)
+        else:
+            warnings.warn(message, ResumeWarning, stacklevel=3)
+
+    # Verified, read (and refused if of other numerics) before the reset, which may
+    # pretrain a base student.
+    selected = select_checkpoint(folder.root, strict=strict_resume) if folder and resume else None
+    saved = selected.path if selected is not None else None
+    checkpoint = selected.checkpoint if selected is not None else None
+    for note in selected.notes if selected is not None else []:
+        notify(note)
     if folder is not None and not saved:
         # First, so that a crash even during pretraining leaves a folder `--resume` accepts.
         folder.write_config(config or {})
@@ -155,9 +180,28 @@ def run_episode(
     initial_val = info["val_accuracy"]
     agent.reset(seed)
     seen = [observation]  # kept for agents that must be replayed on resume
-    if folder is not None and saved is not None and checkpoint is not None:
+    if folder is not None and selected is not None and saved and checkpoint is not None:
         remove_staging(folder.root)
-        agent = restore(checkpoint, saved, teacher_env, agent)
+        try:
+            agent = restore(checkpoint, saved, teacher_env, agent, verified=selected.verified)
+        except DamagedCheckpointError as err:  # only a checkpoint without a manifest
+            if strict_resume:
+                raise strict_refusal(err) from err
+            if not has_fallback(folder.root, saved):
+                raise no_fallback(err) from err
+            notify(set_aside_note(err))
+            # The agent is untouched (the student is loaded first): reset and try the next.
+            return run_episode(
+                env,
+                agent,
+                seed=seed,
+                out_dir=out_dir,
+                config=config,
+                test_every_iteration=test_every_iteration,
+                hooks=hooks,
+                resume=True,
+                allow_degraded=allow_degraded,
+            )
         observation = checkpoint.observation
         seen = [*checkpoint.observations, observation]
         state = checkpoint.runner

@@ -14,6 +14,7 @@ from dataenvgym.checkpoint import latest_checkpoint, read_checkpoint
 from dataenvgym.cli import app
 from dataenvgym.errors import ConfigError
 from dataenvgym.leaderboard.archive import board_summary, load_archive
+from dataenvgym.manifest import write_manifest
 from dataenvgym.numerics import describe
 
 runner = CliRunner()
@@ -239,6 +240,7 @@ def test_an_interrupted_run_begun_with_other_numerics_or_revision_is_run_again(
     other = {**checkpoint.numerics, "cpu_capability": "AVX512-elsewhere"}
     checkpoint.numerics = other
     (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+    write_manifest(saved)  # as that writer would have recorded it
 
     again = _board(suite, "0", out)
     assert again.exit_code == 0, again.output
@@ -265,6 +267,7 @@ def test_an_interrupted_run_begun_with_other_numerics_or_revision_is_run_again(
     agent.revision = 7
     checkpoint.agent = pickle.dumps(agent)
     (saved / "state.pkl").write_bytes(pickle.dumps(checkpoint))
+    write_manifest(saved)  # as that writer would have recorded it
     older = _board(suite, "0", out)
     assert older.exit_code == 0 and "ran " in older.output, older.output
     assert (folder.with_name(f"{folder.name}.revision-7") / "iteration_001").is_dir()

@@ -173,7 +173,7 @@ def leaderboard(
             results = []
             for episode in episodes:
                 folder = _folder(out_dir, episode)
-                summary = finished_summary(episode, folder, target)
+                summary = finished_summary(episode, folder, target, strict=True)
                 status = "reused" if summary is not None else "missing"
                 results.append(EpisodeResult(episode, status, summary, folder=folder))
     except DataEnvGymError as err:

@@ -247,12 +247,13 @@ def interrupted_record(folder: Path, config: RunConfig) -> dict[str, Any] | None
     agent's revision and its numerics, as its newest checkpoint keeps them (None: no
     checkpoint, so resuming starts afresh). A replayed agent (not pickled) and a checkpoint
     from before numerics were kept cannot be told apart and count as current."""
-    from dataenvgym.checkpoint import checkpoint_numerics, latest_checkpoint, read_checkpoint
+    from dataenvgym.checkpoint import checkpoint_numerics, newest_intact_checkpoint
 
-    latest = latest_checkpoint(folder)
-    if latest is None:
+    # The one a resume would continue from: damaged newer ones it sets aside.
+    intact = newest_intact_checkpoint(folder)
+    if intact is None:
         return None
-    checkpoint = read_checkpoint(latest)
+    checkpoint = intact[1]
     revision = current_revision(config)
     if checkpoint.agent is not None:
         # The same unpickling a resume does (checkpoints are the user's own files).
@@ -267,17 +268,32 @@ def interrupted_record(folder: Path, config: RunConfig) -> dict[str, Any] | None
 
 
 def finished_summary(
-    episode: Episode, folder: Path, numerics: dict[str, str] | None = None
+    episode: Episode,
+    folder: Path,
+    numerics: dict[str, str] | None = None,
+    *,
+    strict: bool = False,
 ) -> dict[str, Any] | None:
     """The summary of an already finished run of exactly this episode (with ``numerics``,
-    where given), else None."""
+    where given), else None.
+
+    Args:
+        strict: Raise when the run folder has a summary.json that cannot be read (or an
+            unreadable config.yaml) instead of counting the run as not finished: a board
+            made only from finished runs (``--no-run``) must not drop one silently.
+
+    Raises:
+        DataEnvGymError: with ``strict``, one line naming the unreadable file.
+    """
     from dataenvgym.checkpoint import read_run_folder
 
-    if not (folder / "summary.json").is_file():
+    if not (folder / "summary.json").exists():
         return None
     try:
         saved, summary = read_run_folder(folder)
     except DataEnvGymError:
+        if strict:
+            raise
         return None
     if summary is None or saved.model_dump(mode="json") != episode.config.model_dump(mode="json"):
         return None

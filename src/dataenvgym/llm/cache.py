@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataenvgym.errors import DataEnvGymError
+from dataenvgym.llm.errors import LLMError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
     key TEXT PRIMARY KEY,
@@ -69,6 +72,22 @@ class CachedCompletion:
     model: str
 
 
+class LLMCacheError(LLMError, DataEnvGymError):
+    """The cache file cannot be read: not an SQLite database, or a damaged one."""
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """An SQLite error while reading the cache becomes one line naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise LLMCacheError(
+            f"LLM cache {path} cannot be read ({err}); if it is damaged, move it aside: "
+            "the run then asks the endpoint again instead of replaying its answers"
+        ) from err
+
+
 class LLMCache:
     """A thread-safe SQLite store of completions.
 
@@ -83,7 +102,7 @@ class LLMCache:
         # check_same_thread=False: the connection is shared by worker threads, serialized by
         # self._lock. timeout: wait for another process's write lock instead of failing.
         self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        with self._lock:
+        with self._lock, _readable(self.path):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
@@ -91,7 +110,7 @@ class LLMCache:
 
     def get(self, key: str) -> CachedCompletion | None:
         """The cached completion for ``key``, or None on a miss."""
-        with self._lock:
+        with self._lock, _readable(self.path):
             row = self._conn.execute(
                 "SELECT text, prompt_tokens, completion_tokens, finish_reason, model "
                 "FROM completions WHERE key = ?",
@@ -140,7 +159,7 @@ class LLMCache:
             self._conn.commit()
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._lock, _readable(self.path):
             (count,) = self._conn.execute("SELECT COUNT(*) FROM completions").fetchone()
         return int(count)
 

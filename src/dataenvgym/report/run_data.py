@@ -29,25 +29,62 @@ class RunFolderError(DataEnvGymError):
 USAGE_FILE = "llm_usage.json"
 
 
-def _read_json(path: Path) -> Any:
+#: How every message about a damaged file of a run folder ends.
+_FIX = "restore it from a copy of the run folder, or run the episode again"
+
+
+def _unreadable(path: Path, what: str) -> RunFolderError:
+    return RunFolderError(f"{path} {what}; {_FIX}")
+
+
+def _read_text(path: Path) -> str:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise _unreadable(path, "is missing") from err
+    except UnicodeDecodeError as err:
+        raise _unreadable(path, "is not text (damaged)") from err
+    except OSError as err:
+        raise _unreadable(path, f"cannot be read ({err.strerror or type(err).__name__})") from err
+
+
+def _read_json(path: Path, kind: type = dict) -> Any:
+    """A JSON file holding a ``kind`` (an object, by default)."""
+    try:
+        value = json.loads(_read_text(path))
     except json.JSONDecodeError as err:
-        raise RunFolderError(f"{path} is not valid JSON (line {err.lineno}): {err.msg}") from err
+        raise _unreadable(path, f"is not valid JSON (line {err.lineno}: {err.msg})") from err
+    if not isinstance(value, kind):
+        raise _unreadable(path, f"holds a JSON {type(value).__name__}, not a {kind.__name__}")
+    return value
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
+def _read_jsonl(path: Path, *, required: bool = False) -> list[dict[str, Any]]:
+    """One JSON object per line; a missing file is no rows unless ``required``."""
+    if not required and not path.exists():
         return []
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as err:
-            raise RunFolderError(f"{path}:{number} is not valid JSON: {err.msg}") from err
+            raise _unreadable(path, f"line {number} is not valid JSON ({err.msg})") from err
+        if not isinstance(row, dict):
+            raise _unreadable(path, f"line {number} is not a JSON object")
+        rows.append(row)
     return rows
+
+
+def _check_summary(path: Path, summary: dict[str, Any]) -> None:
+    """The keys every reader of a summary relies on."""
+    for part in ("initial", "final"):
+        scores = summary.get(part)
+        if not isinstance(scores, dict) or not isinstance(scores.get("test_accuracy"), int | float):
+            raise _unreadable(path, f"lacks {part}.test_accuracy")
+    if not isinstance(summary.get("iterations"), list):
+        raise _unreadable(path, "lacks its iterations")
 
 
 @dataclass
@@ -86,12 +123,36 @@ class IterationData:
         return dict(forest) if forest else None
 
     def data(self) -> list[dict[str, Any]]:
-        """The kept training data of this iteration (``data.jsonl``)."""
-        return _read_jsonl(self.path / "data.jsonl")
+        """The kept training data of this iteration (``data.jsonl``).
+
+        Raises:
+            RunFolderError: the file is missing (iterations 1..N have one), unreadable, or
+                holds fewer or more rows than ``report.json`` counts (cut short).
+        """
+        path = self.path / "data.jsonl"
+        rows = _read_jsonl(path, required=self.index > 0)
+        expected = self.info.get("num_new_data")
+        if self.index > 0 and isinstance(expected, int) and len(rows) != expected:
+            raise _unreadable(path, f"holds {len(rows)} data, its report.json counts {expected}")
+        for number, row in enumerate(rows, start=1):
+            missing = [key for key in ("id", "domain", "prompt", "response") if key not in row]
+            if missing:
+                raise _unreadable(path, f"line {number} lacks {', '.join(missing)}")
+        return rows
 
     def val_results(self) -> list[dict[str, Any]]:
-        """The evaluated validation instances after this iteration's training."""
-        return _read_jsonl(self.path / "val_results.jsonl")
+        """The evaluated validation instances after this iteration's training.
+
+        Raises:
+            RunFolderError: the file is missing, unreadable, or a row is no evaluated instance.
+        """
+        path = self.path / "val_results.jsonl"
+        rows = _read_jsonl(path, required=True)
+        for number, row in enumerate(rows, start=1):
+            instance = row.get("instance")
+            if not isinstance(instance, dict) or "id" not in instance or "correct" not in row:
+                raise _unreadable(path, f"line {number} is not an evaluated instance")
+        return rows
 
 
 @dataclass
@@ -230,31 +291,48 @@ def load_run(path: str | Path) -> RunData:
             "(run `dataenvgym run --out DIR` first)"
         )
     summary = _read_json(summary_path)
+    _check_summary(summary_path, summary)
     config: dict[str, Any] = {}
-    if (root / "config.yaml").is_file():
+    config_path = root / "config.yaml"
+    if config_path.is_file():
         try:
-            config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8")) or {}
+            config = yaml.safe_load(_read_text(config_path)) or {}
         except yaml.YAMLError as err:
-            raise RunFolderError(f"{root / 'config.yaml'} is not valid YAML") from err
+            raise _unreadable(config_path, "is not valid YAML") from err
+        if not isinstance(config, dict):
+            raise _unreadable(config_path, "does not hold a mapping of settings")
+    # A finished run wrote a report for the base student and for every iteration it lists.
+    listed = {0} | {
+        row["iteration"]
+        for row in summary["iterations"]
+        if isinstance(row, dict) and isinstance(row.get("iteration"), int)
+    }
     iterations = []
     for folder in sorted(root.glob("iteration_[0-9][0-9][0-9]")):
+        index = int(folder.name.split("_")[1])
         report_path = folder / "report.json"
-        if not report_path.is_file():
+        if not report_path.exists() and index not in listed:
             continue  # an iteration interrupted before its report was written
         plan_path = folder / "plan.json"
+        report = _read_json(report_path)
+        if not isinstance(report.get("info", {}), dict):
+            raise _unreadable(report_path, "has an info that is not a JSON object")
         iterations.append(
             IterationData(
-                index=int(folder.name.split("_")[1]),
-                report=_read_json(report_path),
-                plan=_read_json(plan_path) if plan_path.is_file() else None,
+                index=index,
+                report=report,
+                plan=_read_json(plan_path) if plan_path.exists() else None,
                 path=folder,
             )
         )
-    usage = _read_json(root / USAGE_FILE) if (root / USAGE_FILE).is_file() else None
+    missing = sorted(listed - {it.index for it in iterations})
+    if missing:
+        raise _unreadable(root / f"iteration_{missing[0]:03d}" / "report.json", "is missing")
+    usage = _read_json(root / USAGE_FILE) if (root / USAGE_FILE).exists() else None
     iteration_usage = {
         it.index: _read_json(it.path / USAGE_FILE)
         for it in iterations
-        if (it.path / USAGE_FILE).is_file()
+        if (it.path / USAGE_FILE).exists()
     }
     return RunData(
         root=root,
