@@ -57,10 +57,14 @@ class Violation:
     method: str
     problem: str
     item: str | None = None
+    count: int = 1
 
     def line(self) -> str:
         """The violation on one line."""
-        where = f" (item {self.item})" if self.item else ""
+        where = ""
+        if self.item:
+            others = f"; {self.count} items like it" if self.count > 1 else ""
+            where = f" (item {self.item}{others})"
         return f"domain {self.domain!r}: {self.method}: {self.problem}{where}"
 
 
@@ -88,7 +92,7 @@ def describe_item(item: Any) -> str:
     if isinstance(item, TaskInstance | TrainingDatum):
         prompt = item.prompt if len(item.prompt) <= 40 else item.prompt[:37] + "..."
         return f"{item.id} {prompt!r}"
-    text = repr(item)
+    text = item if isinstance(item, str) else repr(item)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -113,17 +117,10 @@ class _Collector:
         self._found[key] = (Violation(self.domain, method, problem, described), 1)
 
     def violations(self) -> list[Violation]:
-        out = []
-        for violation, count in self._found.values():
-            if count > 1:
-                violation = Violation(
-                    violation.domain,
-                    violation.method,
-                    f"{violation.problem} [{count} items]",
-                    violation.item,
-                )
-            out.append(violation)
-        return out
+        return [
+            Violation(v.domain, v.method, v.problem, v.item, count)
+            for v, count in self._found.values()
+        ]
 
 
 def _call(found: _Collector, method: str, call: Callable[[], Any], item: Any = None) -> Any:
@@ -162,8 +159,8 @@ def check_text_fit(
             if unknown:
                 found.add(
                     method,
-                    f"characters {''.join(unknown)!r} are outside student {limits.student!r}'s "
-                    "alphabet (printable ASCII for the tiny student)",
+                    f"characters {''.join(unknown)!r} are outside the alphabet of student "
+                    f"{limits.student!r} (the tiny student reads printable ASCII only)",
                     item,
                     kind="alphabet",
                 )

@@ -148,7 +148,7 @@ class TinyStudentFactory:
         ``max_len - 3`` characters; an answer at most ``max_new_tokens``.
         """
         return TextLimits(
-            student="tiny",
+            student=self.name,
             max_response=self.config.max_new_tokens,
             max_total=self.config.max_len - 3,
             alphabet=frozenset(_CHARS),
