@@ -6,6 +6,7 @@ students, environments and agents together.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -254,7 +255,9 @@ def check_environment_domain(domain: Domain, limits: TextLimits | None, seed: in
     """The contract check run when an environment is built; the domain to build it with.
 
     A built-in domain gets the cheap part (generators, verifier, student fit of generated
-    data; once per configuration and process). Any other domain is checked whole on
+    data; once per configuration and process); that its data do not fit a student configured
+    smaller than the domain's defaults is only warned about (``UserWarning``), as a run may
+    truncate on purpose. Any other domain is checked whole on
     ``splits(seed)`` and comes back wrapped in a :class:`GuardedDomain`, so that its
     failures during the run name the domain, method, split and item.
 
@@ -268,8 +271,11 @@ def check_environment_domain(domain: Domain, limits: TextLimits | None, seed: in
         key = repr((type(domain).__qualname__, config, limits))
         if key not in _CHECKED:
             report = run_contract(domain, limits=limits, seed=seed, splits=False)
-            if report.violations:
-                raise DomainContractError(report.violations)
+            broken = [v for v in report.violations if not v.student_fit]
+            if broken:
+                raise DomainContractError(broken)
+            for violation in report.violations:
+                warnings.warn(violation.line(), UserWarning, stacklevel=3)
             _CHECKED.add(key)
         return domain
     report = run_contract(domain, limits=limits, seed=seed)

@@ -38,6 +38,8 @@ from dataenvgym.types import Score, Skill, TaskInstance, TrainingDatum, subskill
 GENERATE_SAMPLE = 2
 SCORE_SAMPLE = 1
 REQUIRED_METHODS = ("skills", "splits", "score", "verify")
+#: Kinds of violation that say an item does not fit the student (not that the domain is wrong).
+FIT_KINDS = frozenset({"answer-length", "total-length", "alphabet"})
 #: A prediction no scorer may choke on (students write such things).
 GARBAGE = "?"
 
@@ -58,6 +60,12 @@ class Violation:
     problem: str
     item: str | None = None
     count: int = 1
+    kind: str = ""
+
+    @property
+    def student_fit(self) -> bool:
+        """Whether this is about the student's limits rather than the domain itself."""
+        return self.kind in FIT_KINDS
 
     def line(self) -> str:
         """The violation on one line."""
@@ -114,11 +122,12 @@ class _Collector:
             self._found[key] = (violation, count + 1)
             return
         described = None if item is None else describe_item(item)
-        self._found[key] = (Violation(self.domain, method, problem, described), 1)
+        violation = Violation(self.domain, method, problem, described, kind=kind or "")
+        self._found[key] = (violation, 1)
 
     def violations(self) -> list[Violation]:
         return [
-            Violation(v.domain, v.method, v.problem, v.item, count)
+            Violation(v.domain, v.method, v.problem, v.item, count, v.kind)
             for v, count in self._found.values()
         ]
 
