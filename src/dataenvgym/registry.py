@@ -216,7 +216,7 @@ def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
                 f"domain factory {name!r} returned {made!r}; return a domain instance "
                 "(an object with name, skills, splits, score and verify)"
             )
-        return made  # type: ignore[no-any-return]
+        return made
     build = _choose("domain", name, DOMAINS, DOMAIN_GROUP)
     try:
         return build(config or {})

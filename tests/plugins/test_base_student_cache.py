@@ -7,12 +7,22 @@ import random
 from pathlib import Path
 from typing import Any
 
+import broken_domains
 import pytest
 
 from dataenvgym.errors import ConfigError
 from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
 from dataenvgym.types import TrainingDatum
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def user_module(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``broken_domains`` importable the way a user's own module is (on the path)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    return "broken_domains"
 
 
 @pytest.fixture
@@ -24,21 +34,14 @@ def factory(tmp_path: Path, tiny_student: dict[str, Any]) -> TinyStudentFactory:
     )
 
 
-def _domains(user_module: str) -> Any:
-    import broken_domains
-
-    return broken_domains
-
-
 def test_the_base_student_is_rebuilt_when_the_generator_changes(
     factory: TinyStudentFactory, user_module: str
 ) -> None:
-    mod = _domains(user_module)
-    first = factory.base_student(mod.MiniDomain(), seed=0, exclude_prompts=set())
-    again = factory.base_student(mod.MiniDomain(), seed=0, exclude_prompts=set())
+    first = factory.base_student(broken_domains.MiniDomain(), seed=0, exclude_prompts=set())
+    again = factory.base_student(broken_domains.MiniDomain(), seed=0, exclude_prompts=set())
     assert not first.cached and again.cached and again.checkpoint == first.checkpoint
 
-    class NewGenerator(mod.MiniDomain):  # same name, skills and splits; other data
+    class NewGenerator(broken_domains.MiniDomain):  # same name, skills and splits; other data
         def answer(self, op: str, arg: str) -> str:
             return super().answer(op, arg).upper()
 
@@ -49,7 +52,8 @@ def test_the_base_student_is_rebuilt_when_the_generator_changes(
     assert not changed.cached and changed.checkpoint != first.checkpoint
     assert changed.training_data[0].response.isupper()
 
-    class NewVersion(mod.MiniDomain):  # the output looks the same; the author says it is not
+    # The output looks the same; the author says it is not.
+    class NewVersion(broken_domains.MiniDomain):
         version = "2"
 
     bumped = factory.base_student(NewVersion(), seed=0, exclude_prompts=set())
@@ -59,9 +63,8 @@ def test_the_base_student_is_rebuilt_when_the_generator_changes(
 def test_pretraining_data_pass_verify_and_drops_are_counted(
     factory: TinyStudentFactory, user_module: str
 ) -> None:
-    mod = _domains(user_module)
 
-    class OneBadPerCall(mod.MiniDomain):
+    class OneBadPerCall(broken_domains.MiniDomain):
         def generate(self, skill: str, subskill: str, count: int, rng: random.Random) -> Any:
             data = super().generate(skill, subskill, count, rng)
             if count >= 20:  # pretraining's draws: one wrong datum in each
@@ -83,9 +86,9 @@ def test_pretraining_data_pass_verify_and_drops_are_counted(
 def test_too_many_rejected_pretraining_data_is_an_error(
     factory: TinyStudentFactory, user_module: str
 ) -> None:
-    mod = _domains(user_module)
     with pytest.raises(ConfigError) as err:
-        factory.base_student(mod.VerifierRejectsGenerator(), seed=0, exclude_prompts=set())
+        domain = broken_domains.VerifierRejectsGenerator()
+        factory.base_student(domain, seed=0, exclude_prompts=set())
     message = str(err.value)
     assert message.startswith("domain 'mini': generate: its own verify rejects 200 of 200")
     assert "fix the generator or the verifier" in message

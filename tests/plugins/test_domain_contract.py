@@ -15,6 +15,17 @@ from dataenvgym.registry import domain_violations, make_env
 
 runner = CliRunner()
 
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def user_module(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``broken_domains`` importable the way a user's own module is (on the path)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    return "broken_domains"
+
+
 #: factory in broken_domains -> (method named in the first line, text the line must hold)
 BROKEN: dict[str, tuple[str, str]] = {
     "generator_dicts": ("generate", "returned a dict, not a dataenvgym.types.TrainingDatum"),
@@ -150,3 +161,20 @@ def _tiny_config(tmp_path: Path, tiny_student: dict[str, Any], **extra: Any) -> 
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def test_a_builtin_domain_and_a_smaller_student_warn_at_build_and_fail_the_check(
+    tmp_path: Path,
+) -> None:
+    small = {"max_new_tokens": 12}
+    with pytest.warns(UserWarning, match=r"domain 'tool-use': generate: answer of \d+ characters"):
+        make_env(
+            domain="tool-use",
+            student_config=small,
+            domain_config={"val_per_subskill": 3, "test_per_subskill": 3},
+        )
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"student_config": small}))
+    result = runner.invoke(app, ["check-domain", "tool-use", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "student 'tiny' writes at most 12" in _error_lines(result.output)[0]

@@ -21,6 +21,16 @@ from dataenvgym.types import TrainingDatum
 runner = CliRunner()
 
 
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def user_module(monkeypatch: pytest.MonkeyPatch) -> str:
+    """``broken_domains`` importable the way a user's own module is (on the path)."""
+    monkeypatch.syspath_prepend(str(HERE))
+    return "broken_domains"
+
+
 def _tiny(tiny_student: dict[str, Any]) -> dict[str, Any]:
     return {
         "env_config": {"budget_per_iteration": 40, "max_iterations": 2},

@@ -132,10 +132,12 @@ class _Collector:
         ]
 
 
-def _call(found: _Collector, method: str, call: Callable[[], Any], item: Any = None) -> Any:
-    """``call()``, or None with a violation when it raises."""
+def _call(
+    found: _Collector, method: str, fn: Callable[..., Any], *args: Any, item: Any = None
+) -> Any:
+    """``fn(*args)``, or None with a violation when it raises."""
     try:
-        return call()
+        return fn(*args)
     except Exception as err:  # a user's method failing is what we report
         found.add(method, f"raised {_type_name(err)}: {err}", item, kind="raised")
         return None
@@ -293,7 +295,7 @@ def check_scorer(found: _Collector, domain: Any, items: Sequence[TaskInstance]) 
     for prediction, must_be_correct in ((None, True), (GARBAGE, False)):
         answers = [item.answer if prediction is None else prediction for item in items]
         if isinstance(domain, BatchDomain):
-            scores = _call(found, "score_many", lambda a=answers: domain.score_many(items, a))
+            scores = _call(found, "score_many", domain.score_many, items, answers)
             if scores is None:
                 continue
             if not isinstance(scores, list) or len(scores) != len(items):
@@ -305,7 +307,7 @@ def check_scorer(found: _Collector, domain: Any, items: Sequence[TaskInstance]) 
             pairs = list(zip(items, scores, strict=True))
         else:
             pairs = [
-                (i, _call(found, "score", lambda i=i, a=a: domain.score(i, a), i))
+                (i, _call(found, "score", domain.score, i, a, item=i))
                 for i, a in zip(items, answers, strict=True)
             ]
         method = "score_many" if isinstance(domain, BatchDomain) else "score"
@@ -330,7 +332,7 @@ def check_verdicts(found: _Collector, domain: Any, data: Sequence[TrainingDatum]
         return
     if isinstance(domain, BatchDomain):
         method = "verify_many"
-        verdicts = _call(found, method, lambda: domain.verify_many(list(data)))
+        verdicts = _call(found, method, domain.verify_many, list(data))
         if verdicts is None:
             return
         if not isinstance(verdicts, list) or len(verdicts) != len(data):
@@ -341,7 +343,7 @@ def check_verdicts(found: _Collector, domain: Any, data: Sequence[TrainingDatum]
             return
     else:
         method = "verify"
-        verdicts = [_call(found, method, lambda d=d: domain.verify(d), d) for d in data]
+        verdicts = [_call(found, method, domain.verify, d, item=d) for d in data]
     for datum, verdict in zip(data, verdicts, strict=True):
         if verdict is not None and not isinstance(verdict, str):
             found.add(
@@ -370,10 +372,7 @@ def check_generators(
             key = subskill_key(skill, subskill)
             rng = random.Random(f"contract:{seed}:{key}")
             made = _call(
-                found,
-                "generate",
-                lambda s=skill, u=subskill, r=rng: domain.generate(s, u, GENERATE_SAMPLE, r),
-                key,
+                found, "generate", domain.generate, skill, subskill, GENERATE_SAMPLE, rng, item=key
             )
             if made is None:
                 continue
@@ -494,7 +493,7 @@ def run_contract(
     known = check_skills(found, domain)
     checked = None
     if splits:
-        result = _call(found, "splits", lambda: domain.splits(seed), f"seed {seed}")
+        result = _call(found, "splits", domain.splits, seed, item=f"seed {seed}")
         checked = None if result is None else check_splits(found, name, result, known, limits)
         if checked is not None:
             val, test = checked
