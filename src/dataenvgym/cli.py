@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dataenvgym import doctor_command, sweep_command
+from dataenvgym import check_command, doctor_command, sweep_command
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
@@ -303,7 +304,9 @@ def run(
         _check_teacher(cfg)  # a missing key or a dead server: one line, before any work
         _check_buildable(cfg)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out_dir = out or Path("runs") / f"{cfg.env}-{cfg.domain}-{cfg.agent}-s{cfg.seed}-{stamp}"
+        # A module:factory domain or agent names a folder with its safe characters only.
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{cfg.env}-{cfg.domain}-{cfg.agent}")
+        out_dir = out or Path("runs") / f"{name}-s{cfg.seed}-{stamp}"
         if out_dir.exists() and not out_dir.is_dir():
             raise DataEnvGymError(f"run folder {out_dir} is a file; choose another --out")
         if out_dir.exists() and any(out_dir.iterdir()):
@@ -402,6 +405,8 @@ def _report_for_run(out_dir: Path) -> None:
 @app.command("list")
 def list_components() -> None:
     """Show environments, domains, agents and students."""
+    from dataenvgym.envs.registration import plugin_domains
+    from dataenvgym.plugins import AGENT_GROUP, DOMAIN_GROUP, STUDENT_GROUP, installed
     from dataenvgym.registry import AGENTS, DOMAINS, ENVS, STUDENTS
 
     register_envs()
@@ -409,13 +414,23 @@ def list_components() -> None:
     table.add_column("id")
     table.add_column("env")
     table.add_column("domain")
-    for domain in DOMAINS:
+    for domain in [*DOMAINS, *plugin_domains()]:
         for env in ENVS:
             table.add_row(env_id(env, domain), env, domain)
     console.print(table)
-    from dataenvgym.agents.plugins import entry_point_agents
 
-    agents = {**AGENTS, **{k: f"entry point {v}" for k, v in entry_point_agents().items()}}
+    def plugins(group: str, builtin: dict[str, Any]) -> dict[str, str]:
+        # A plugin is shown with its target and the package that declares it.
+        found = installed(group)
+        return {
+            name: f"plugin {p.target} (package {p.package})"
+            for name, p in found.items()
+            if name not in builtin
+        }
+
+    agents = {**AGENTS, **plugins(AGENT_GROUP, AGENTS)}
+    students = {name: entry.description for name, entry in STUDENTS.items()}
+    domains = {d: "built in, offline" for d in DOMAINS}
     for title, items in (
         ("agents", agents),
         (
@@ -425,8 +440,8 @@ def list_components() -> None:
                 "openai:MODEL": "an LLM over any OpenAI-compatible endpoint (--base-url)",
             },
         ),
-        ("students", {name: entry.description for name, entry in STUDENTS.items()}),
-        ("domains", {d: "built in, offline" for d in DOMAINS}),
+        ("students", {**students, **plugins(STUDENT_GROUP, students)}),
+        ("domains", {**domains, **plugins(DOMAIN_GROUP, domains)}),
     ):
         t = Table(title=title)
         t.add_column("name")
@@ -438,6 +453,7 @@ def list_components() -> None:
 
 report_commands.register(app)  # report, analyze, export
 sweep_command.register(app)  # sweep
+check_command.register(app)  # check-domain
 leaderboard_command.register(app)  # leaderboard
 doctor_command.register(app)  # doctor
 

@@ -123,7 +123,19 @@ class Evaluator(Protocol):
 
 @runtime_checkable
 class Domain(Protocol):
-    """A task family: its format, scorer, skills and splits."""
+    """A task family: its format, scorer, skills and splits.
+
+    Attributes:
+        name: The domain's name; every item and datum it makes carries it in ``domain``.
+
+    A domain may also set ``version: str`` (optional; read as ``getattr(domain, "version",
+    "0")``): bump it whenever the generator or the splits change in a way the output of a
+    few items might not show, so that cached base students are rebuilt.
+
+    Environments built by name (``make_env``, ``gym.make``, the CLI) check a domain that
+    the library does not ship against this contract before anything is trained (see
+    :mod:`dataenvgym.domains.contract` and ``dataenvgym check-domain``).
+    """
 
     name: str
 
@@ -132,11 +144,18 @@ class Domain(Protocol):
         ...
 
     def splits(self, seed: int) -> tuple[list[TaskInstance], list[TaskInstance]]:
-        """Validation and test instances, balanced per subskill and disjoint."""
+        """Validation and test instances, balanced per subskill and disjoint.
+
+        Both must be non-empty; ids must be unique, no prompt may be in both splits, and every
+        item's ``skill``/``subskill`` must be one of :meth:`skills` (or ``None``).
+        """
         ...
 
     def score(self, instance: TaskInstance, prediction: str) -> Score:
-        """Exact correctness and partial credit of ``prediction``."""
+        """Exact correctness and partial credit of ``prediction``.
+
+        Must accept any string (students write garbage) and score the gold answer correct.
+        """
         ...
 
     def verify(self, datum: TrainingDatum) -> str | None:
@@ -165,16 +184,58 @@ class BatchDomain(Protocol):
 
 @runtime_checkable
 class ProceduralDomain(Domain, Protocol):
-    """A built-in domain that can also generate data and a skewed pretraining mix."""
+    """A domain that can also generate data and a skewed pretraining mix.
+
+    Every built-in text domain is one; implement it in your own domain to use the built-in
+    tiny students (pretrained on :meth:`pretraining_mix`), the offline teachers and the oracle.
+    """
 
     def generate(
         self, skill: str, subskill: str, count: int, rng: random.Random
     ) -> list[TrainingDatum]:
-        """Generate ``count`` correct training data for one subskill."""
+        """Generate ``count`` correct training data for one subskill.
+
+        Each datum's ``domain`` is :attr:`name`, its ``skill``/``subskill`` the ones asked for,
+        and :meth:`verify` accepts it. Its ``id`` is derived from its content (e.g. a hash of
+        prompt and response), so that the same datum always gets the same id. Draw every
+        random choice from ``rng`` (never from global state), so that runs reproduce. When the
+        subskill has fewer than ``count`` distinct items left, return the ones there are:
+        fewer, never more, and never padding that is wrong or from another subskill.
+        """
         ...
 
     def pretraining_mix(self) -> dict[str, float]:
         """Weight of each ``skill/subskill`` in the base student's pretraining data."""
+        ...
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """What a text student can read and write, in characters (``None``: no limit).
+
+    Attributes:
+        student: The student's name, for messages.
+        max_response: Longest answer it writes.
+        max_total: Longest prompt + answer it fits in its context.
+        alphabet: The characters it knows; others are lost (``None``: any character).
+    """
+
+    student: str
+    max_response: int | None = None
+    max_total: int | None = None
+    alphabet: frozenset[str] | None = None
+
+
+@runtime_checkable
+class LimitedStudentFactory(Protocol):
+    """A student factory whose students read and write only so much text.
+
+    The domain contract check compares a domain's prompts and answers with these limits, so
+    that an answer the student cannot write is an error before training, not a silent 0.
+    """
+
+    def text_limits(self) -> TextLimits:
+        """The limits of the students this factory builds."""
         ...
 
 

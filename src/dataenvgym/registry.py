@@ -6,6 +6,7 @@ students, environments and agents together.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,12 @@ from pydantic import BaseModel, ValidationError
 
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.oracle import make_oracle
-from dataenvgym.agents.plugins import build_custom_agent, is_custom_agent, load_factory
+from dataenvgym.agents.plugins import (
+    build_custom_agent,
+    is_custom_agent,
+    is_dotted_path,
+    load_factory,
+)
 from dataenvgym.agents.policies import (
     NO_STATE_REVISIONS,
     STATE_POLICIES,
@@ -28,6 +34,8 @@ from dataenvgym.domains.arithmetic.domain import ArithmeticConfig, ArithmeticDom
 from dataenvgym.domains.code.domain import PRETRAIN_DEFAULTS as CODE_PRETRAIN_DEFAULTS
 from dataenvgym.domains.code.domain import TINY_STUDENT_DEFAULTS as CODE_TINY_DEFAULTS
 from dataenvgym.domains.code.domain import CodeConfig, CodeDomain
+from dataenvgym.domains.contract import DomainContractError, Violation, run_contract
+from dataenvgym.domains.guard import GuardedDomain
 from dataenvgym.domains.math import GSM8KConfig, GSM8KDomain, MathConfig, MathDomain
 from dataenvgym.domains.task_file import TaskFileConfig, TaskFileDomain
 from dataenvgym.domains.tooluse.domain import PRETRAIN_DEFAULTS as TOOLUSE_PRETRAIN_DEFAULTS
@@ -40,11 +48,14 @@ from dataenvgym.envs.registration import default_student, episode_defaults
 from dataenvgym.envs.skill_list import SkillListEnv
 from dataenvgym.envs.skill_tree import SkillTreeEnv
 from dataenvgym.errors import ConfigError, first_validation_error
+from dataenvgym.plugins import DOMAIN_GROUP, STUDENT_GROUP, call_factory, installed, load
 from dataenvgym.protocols import (
     Domain,
+    LimitedStudentFactory,
     ProceduralDomain,
     SkillDiscovery,
     StudentFactory,
+    TextLimits,
 )
 from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
@@ -157,34 +168,131 @@ AGENTS = {
 }
 
 
-def _choose(kind: str, name: str, options: dict[str, Any]) -> Any:
+def _choose(kind: str, name: str, options: dict[str, Any], group: str | None = None) -> Any:
     if name not in options:
-        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(options))}")
+        names = sorted(options)
+        if group is not None:
+            names += sorted(set(installed(group)) - set(options))
+        hint = (
+            ", or a module:factory path / an entry point of group "
+            f"{group!r} (see `dataenvgym list`)"
+            if group
+            else ""
+        )
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(names)}{hint}")
     return options[name]
 
 
+def _is_plugin(group: str, name: str, builtins: dict[str, Any]) -> bool:
+    return name not in builtins and (is_dotted_path(name) or name in installed(group))
+
+
 def check_names(*, domain: str, agent: str, student: str | None) -> None:
-    """Raise :class:`ConfigError` naming the choices if any name is unknown."""
-    _choose("domain", domain, DOMAINS)
+    """Raise :class:`ConfigError` naming the choices if any name is unknown.
+
+    A user's domain, student or agent (an entry point or a ``module:factory`` path) must
+    import; it is not called here.
+    """
+    if _is_plugin(DOMAIN_GROUP, domain, DOMAINS):
+        load(DOMAIN_GROUP, "domain", domain)
+    else:
+        _choose("domain", domain, DOMAINS, DOMAIN_GROUP)
     if agent in AGENTS or not is_custom_agent(agent):
         _choose("agent", agent, AGENTS)
     else:
         load_factory(agent)  # a user's agent (entry point or module:factory) must load
-    _choose("student", student or default_student(domain), STUDENTS)
+    student = student or default_student(domain)
+    if _is_plugin(STUDENT_GROUP, student, STUDENTS):
+        load(STUDENT_GROUP, "student", student)
+    else:
+        _choose("student", student, STUDENTS, STUDENT_GROUP)
 
 
 def make_domain(name: str, config: dict[str, Any] | None = None) -> Domain:
-    """A domain by name (see ``dataenvgym list``).
+    """A domain by name (see ``dataenvgym list``): built in, an entry point of group
+    ``dataenvgym.domains`` or a ``module:factory`` path (``factory(config) -> Domain``).
+
+    A user's domain is returned as its factory made it; :func:`make_env` checks it.
 
     Raises:
         ConfigError: an unknown name, or a ``domain_config`` the domain rejects.
     """
-    build = _choose("domain", name, DOMAINS)
+    if _is_plugin(DOMAIN_GROUP, name, DOMAINS):
+        made = call_factory(load(DOMAIN_GROUP, "domain", name), "domain", name, config or {})
+        if made is None or isinstance(made, type):
+            raise ConfigError(
+                f"domain factory {name!r} returned {made!r}; return a domain instance "
+                "(an object with name, skills, splits, score and verify)"
+            )
+        return made
+    build = _choose("domain", name, DOMAINS, DOMAIN_GROUP)
     try:
         return build(config or {})
     except ValidationError as err:
         where = first_validation_error(err, "domain_config")
         raise ConfigError(f"invalid domain_config for domain {name!r}: {where}") from err
+
+
+def _plugin_student(name: str) -> StudentEntry:
+    """A user's student kind, built by ``factory(student_config[, pretrain_config])``."""
+    factory = load(STUDENT_GROUP, "student", name)
+
+    def build(student_config: dict[str, Any], pretrain_config: dict[str, Any]) -> StudentFactory:
+        made = call_factory(factory, "student", name, student_config, pretrain_config)
+        if not isinstance(made, StudentFactory):
+            raise ConfigError(
+                f"student factory {name!r} returned a {type(made).__name__}; return a "
+                "dataenvgym.protocols.StudentFactory (name and base_student(domain, *, seed, "
+                "exclude_prompts))"
+            )
+        return made
+
+    return StudentEntry(f"plugin {name}", build)
+
+
+def is_builtin_domain(domain: object) -> bool:
+    """Whether ``domain`` is one of the library's own domain classes."""
+    return type(domain).__module__.startswith("dataenvgym.")
+
+
+#: Contract checks of built-in domains already passed in this process, by configuration.
+_CHECKED: set[str] = set()
+
+
+def check_environment_domain(domain: Domain, limits: TextLimits | None, seed: int = 0) -> Domain:
+    """The contract check run when an environment is built; the domain to build it with.
+
+    A built-in domain gets the cheap part (generators, verifier, student fit of generated
+    data; once per configuration and process); that its data do not fit a student configured
+    smaller than the domain's defaults is only warned about (``UserWarning``), as a run may
+    truncate on purpose. Any other domain is checked whole on
+    ``splits(seed)`` and comes back wrapped in a :class:`GuardedDomain`, so that its
+    failures during the run name the domain, method, split and item.
+
+    Raises:
+        DomainContractError: a violation, as one line per violation.
+    """
+    if isinstance(domain, GuardedDomain):
+        return domain
+    if is_builtin_domain(domain):
+        config = getattr(domain, "config", None)
+        key = repr((type(domain).__qualname__, config, limits))
+        if key not in _CHECKED:
+            report = run_contract(domain, limits=limits, seed=seed, splits=False)
+            broken = [v for v in report.violations if not v.student_fit]
+            if broken:
+                raise DomainContractError(broken)
+            for violation in report.violations:
+                warnings.warn(violation.line(), UserWarning, stacklevel=3)
+            _CHECKED.add(key)
+        return domain
+    report = run_contract(domain, limits=limits, seed=seed)
+    if report.violations:
+        raise DomainContractError(report.violations)
+    guarded = GuardedDomain(domain, limits)
+    if report.splits is not None:
+        guarded.remember(seed, report.splits)
+    return guarded  # type: ignore[return-value]
 
 
 def make_env(
@@ -202,6 +310,10 @@ def make_env(
 ) -> TeacherEnv[Any, Any]:
     """Build a teacher environment from names and plain config dicts.
 
+    ``domain`` (and ``student``) may be a built-in name, an entry-point name or a
+    ``module:factory`` path, or (domain) a domain object. The domain is checked against its
+    contract first (:func:`check_environment_domain`), before anything is trained.
+
     This is the entry point behind every registered id, so
     ``gymnasium.make("dataenvgym/Arithmetic-SkillTree-v0", env_config={"max_iterations": 3})``
     accepts the same keywords. ``student`` defaults to the domain's own (``tiny`` for text
@@ -213,13 +325,8 @@ def make_env(
     domain_obj = make_domain(domain, domain_config) if isinstance(domain, str) else domain
     if student is None:
         student = default_student(domain if isinstance(domain, str) else domain_obj.name)
-    entry: StudentEntry = _choose("student", student, STUDENTS)
-    defaults = STUDENT_DEFAULTS.get((student, domain_obj.name), {})
+    factory = make_student_factory(student, domain_obj.name, student_config, pretrain_config)
     try:
-        factory = entry.build(
-            {**defaults.get("student", {}), **_as_dict(student_config)},
-            {**defaults.get("pretrain", {}), **_as_dict(pretrain_config)},
-        )
         episode = episode_defaults(student, domain_obj.name)
         trainer_defaults = {k: v for k, v in episode.items() if k == "steps_per_iteration"}
         env_defaults = {"budget_per_iteration": episode["budget"]} if "budget" in episode else {}
@@ -228,9 +335,9 @@ def make_env(
         )
         config = EnvConfig.model_validate({**env_defaults, **_as_dict(env_config)})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or err.title
-        raise ConfigError(f"invalid {err.title} setting {where}: {first['msg']}") from err
+        raise _setting_error(err) from err
+    limits = factory.text_limits() if isinstance(factory, LimitedStudentFactory) else None
+    domain_obj = check_environment_domain(domain_obj, limits)
     return env_cls(
         domain_obj,
         factory,
@@ -239,6 +346,63 @@ def make_env(
         render_mode=render_mode,
         skill_discovery=skill_discovery,
     )
+
+
+def _setting_error(err: ValidationError) -> ConfigError:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or err.title
+    return ConfigError(f"invalid {err.title} setting {where}: {first['msg']}")
+
+
+def make_student_factory(
+    student: str,
+    domain: str,
+    student_config: BaseModel | dict[str, Any] | None = None,
+    pretrain_config: BaseModel | dict[str, Any] | None = None,
+) -> StudentFactory:
+    """The factory of a student kind (built in, entry point or ``module:factory``) for a
+    domain, with the domain's own defaults for that student under the given settings.
+
+    Raises:
+        ConfigError: an unknown student, or settings it rejects.
+    """
+    entry: StudentEntry
+    if _is_plugin(STUDENT_GROUP, student, STUDENTS):
+        entry = _plugin_student(student)
+    else:
+        entry = _choose("student", student, STUDENTS, STUDENT_GROUP)
+    defaults = STUDENT_DEFAULTS.get((student, domain), {})
+    try:
+        return entry.build(
+            {**defaults.get("student", {}), **_as_dict(student_config)},
+            {**defaults.get("pretrain", {}), **_as_dict(pretrain_config)},
+        )
+    except ValidationError as err:
+        raise _setting_error(err) from err
+
+
+def domain_violations(
+    domain: str,
+    *,
+    domain_config: dict[str, Any] | None = None,
+    student: str | None = None,
+    student_config: dict[str, Any] | None = None,
+    pretrain_config: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> list[Violation]:
+    """The whole contract check of a domain by name, for the student it would run with
+    (``dataenvgym check-domain``); empty when the domain keeps its contract.
+
+    Raises:
+        ConfigError: the domain or student cannot be built at all.
+    """
+    domain_obj = make_domain(domain, domain_config)
+    name = getattr(domain_obj, "name", domain)
+    factory = make_student_factory(
+        student or default_student(domain), str(name), student_config, pretrain_config
+    )
+    limits = factory.text_limits() if isinstance(factory, LimitedStudentFactory) else None
+    return run_contract(domain_obj, limits=limits, seed=seed).violations
 
 
 def _as_dict(config: BaseModel | dict[str, Any] | None) -> dict[str, Any]:

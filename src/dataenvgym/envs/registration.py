@@ -1,6 +1,15 @@
-"""Gymnasium ids for every (domain × environment); registering imports nothing heavy."""
+"""Gymnasium ids for every (domain × environment); registering imports nothing heavy.
+
+Built-in domains get ``dataenvgym/<Domain>-<Env>-v0``. A domain another package declares
+under the entry-point group ``dataenvgym.domains`` gets ids in the same pattern in a namespace
+of its own, with its entry-point name as is: ``dataenvgym-plugins/<name>-<Env>-v0`` (e.g.
+``dataenvgym-plugins/dice-SkillTree-v0``), so that a plugin can never shadow a built-in id.
+"""
 
 from __future__ import annotations
+
+import re
+from importlib.metadata import entry_points
 
 import gymnasium as gym
 
@@ -37,15 +46,36 @@ def default_student(domain: str) -> str:
     return DEFAULT_STUDENTS.get(domain, "tiny")
 
 
+#: Entry-point group of users' domains, and the Gymnasium namespace of their ids.
+DOMAIN_GROUP = "dataenvgym.domains"
+PLUGIN_NAMESPACE = "dataenvgym-plugins"
+_ID_NAME = re.compile(r"[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*")
+
+
 def env_id(env: str, domain: str) -> str:
-    """The Gymnasium id, e.g. ``dataenvgym/Arithmetic-SkillTree-v0``."""
-    return f"dataenvgym/{DOMAIN_ID_NAMES[domain]}-{ENV_ID_NAMES[env]}-v0"
+    """The Gymnasium id, e.g. ``dataenvgym/Arithmetic-SkillTree-v0``.
+
+    A domain that is not built in (an entry-point name) gets
+    ``dataenvgym-plugins/<domain>-<Env>-v0``.
+    """
+    if domain in DOMAIN_ID_NAMES:
+        return f"dataenvgym/{DOMAIN_ID_NAMES[domain]}-{ENV_ID_NAMES[env]}-v0"
+    return f"{PLUGIN_NAMESPACE}/{domain}-{ENV_ID_NAMES[env]}-v0"
+
+
+def plugin_domains() -> list[str]:
+    """Entry-point names of installed domain plugins usable in an id (built-in names win)."""
+    names = {ep.name for ep in entry_points(group=DOMAIN_GROUP)}
+    return sorted(n for n in names if n not in DOMAIN_ID_NAMES and _ID_NAME.fullmatch(n))
 
 
 def register_envs() -> list[str]:
-    """Register every id with Gymnasium (idempotent); the builder is imported on ``make``."""
+    """Register every id with Gymnasium (idempotent); the builder is imported on ``make``.
+
+    Covers the built-in domains and every installed domain plugin.
+    """
     ids = []
-    for domain in DOMAIN_ID_NAMES:
+    for domain in [*DOMAIN_ID_NAMES, *plugin_domains()]:
         for env in ENV_ID_NAMES:
             gid = env_id(env, domain)
             if gid not in gym.registry:

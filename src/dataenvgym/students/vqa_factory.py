@@ -20,7 +20,12 @@ from dataenvgym.cache import cache_dir, fingerprint
 from dataenvgym.domains.vqa.domain import VQADomain
 from dataenvgym.numerics import numerics_key
 from dataenvgym.protocols import BaseStudent, Domain, ProceduralDomain
-from dataenvgym.students.factory import pretraining_data
+from dataenvgym.students.factory import (
+    generator_fingerprint,
+    pretraining_data,
+    saved_drops,
+    verify_pretraining,
+)
 from dataenvgym.students.vqa import VQAStudent, VQAStudentConfig
 
 #: Bump when pretraining changes in a way the cache key does not capture.
@@ -62,6 +67,8 @@ class VQAStudentFactory:
                 "domain": domain.name,
                 "source": source.name,
                 "mix": source.pretraining_mix(),
+                # What the domain generates: a changed generator is another base student.
+                "generator": generator_fingerprint(source, seed),
                 "seed": seed,
                 "exclude": fingerprint(sorted(exclude_prompts)),
                 # A base pretrained with other numerics is another student (numerics.py).
@@ -73,8 +80,10 @@ class VQAStudentFactory:
         student = VQAStudent(self.config.model_copy(update={"seed": seed}))
         data = pretraining_data(source, self.pretrain.examples, seed, exclude_prompts)
         if (target / "model.pt").exists():
+            data, _ = verify_pretraining(source, data, saved_drops(target))
             student.load(target)
             return BaseStudent(student, target, data, cached=True)
+        data, dropped = verify_pretraining(source, data)
         student.progress = self.on_pretrain_progress
         stats = student.fit(data, steps=self.pretrain.steps, seed=seed, lr=self.config.pretrain_lr)
         student.progress = None
@@ -83,7 +92,9 @@ class VQAStudentFactory:
         staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
         student.save(staging)
         (staging / "pretrain.json").write_text(
-            json.dumps({"examples": len(data), **stats.model_dump()}, indent=2)
+            json.dumps(
+                {"examples": len(data), "dropped_ids": dropped, **stats.model_dump()}, indent=2
+            )
         )
         try:
             os.replace(staging, target)
