@@ -81,15 +81,15 @@ def execute_run(
     pretrain_task = progress.add_task(
         "pretraining base student", total=pretrain_steps, note="", visible=False
     )
-    train_task = progress.add_task(
-        "training", total=config.trainer.steps_per_iteration, note="", visible=False
-    )
+    train_task = progress.add_task("training", total=None, note="", visible=False)
 
     def on_pretrain(step: int, loss: float) -> None:
         progress.update(pretrain_task, completed=step, visible=True, note=f"loss {loss:.3f}")
 
     def on_train(step: int, loss: float) -> None:
-        progress.update(train_task, completed=step, note=f"loss {loss:.3f}")
+        # The trainer counts this iteration's steps from its data just before fitting.
+        total = getattr(env.trainer, "planned_steps", None) or None
+        progress.update(train_task, completed=step, total=total, note=f"loss {loss:.3f}")
 
     if hasattr(factory, "on_pretrain_progress"):
         factory.on_pretrain_progress = on_pretrain
@@ -97,14 +97,11 @@ def execute_run(
     def start(iteration: int) -> None:
         if hasattr(env.student, "progress"):
             env.student.progress = on_train
-        total = config.trainer.steps_per_iteration
-        if config.trainer.mode == "retrain":
-            total *= iteration
         progress.update(
             train_task,
             description=f"iteration {iteration}/{config.iterations}: training",
             completed=0,
-            total=total,
+            total=None,
             visible=True,
         )
 

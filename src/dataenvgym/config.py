@@ -17,7 +17,7 @@ from pydantic import (
 
 from dataenvgym.envs.registration import default_student, episode_defaults
 from dataenvgym.errors import ConfigError, first_validation_error
-from dataenvgym.training import TrainerConfig
+from dataenvgym.training import TrainerConfig, with_step_defaults
 
 EnvName = Literal["open-ended", "skill-list", "skill-tree"]
 
@@ -39,7 +39,11 @@ class RunConfig(BaseModel):
     test_every_iteration: bool = Field(
         default=True, description="Score the test split after every iteration (for plots)."
     )
-    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    trainer: TrainerConfig = Field(
+        default_factory=TrainerConfig,
+        description="How the student trains each iteration: mode, steps (by default epochs "
+        "over the data, bounded; see dataenvgym.training.TrainerConfig), replay.",
+    )
     student_config: dict[str, Any] = Field(
         default_factory=dict, description="Settings of the student kind (validated by it)."
     )
@@ -90,9 +94,9 @@ class RunConfig(BaseModel):
             return data
         data = {**data, "budget": data.get("budget", defaults["budget"])}
         trainer = data.get("trainer", {})
-        if isinstance(trainer, dict):
-            steps = defaults["steps_per_iteration"]
-            data["trainer"] = {"steps_per_iteration": steps, **trainer}
+        if isinstance(trainer, dict) and "steps_per_iteration" in defaults:
+            steps = {"steps_per_iteration": defaults["steps_per_iteration"]}
+            data["trainer"] = with_step_defaults(steps, trainer)
         return data
 
     @model_validator(mode="after")

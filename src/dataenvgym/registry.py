@@ -61,7 +61,7 @@ from dataenvgym.students.factory import PretrainConfig, TinyStudentFactory
 from dataenvgym.students.tiny import TinyStudentConfig
 from dataenvgym.students.vqa import VQAStudentConfig
 from dataenvgym.students.vqa_factory import VQAPretrainConfig, VQAStudentFactory
-from dataenvgym.training import TrainerConfig, make_trainer
+from dataenvgym.training import TrainerConfig, make_trainer, with_step_defaults
 from dataenvgym.types import Skill
 
 if TYPE_CHECKING:  # the LLM extra is optional: imported only when a teacher is given
@@ -331,7 +331,9 @@ def make_env(
         trainer_defaults = {k: v for k, v in episode.items() if k == "steps_per_iteration"}
         env_defaults = {"budget_per_iteration": episode["budget"]} if "budget" in episode else {}
         trainer = make_trainer(
-            TrainerConfig.model_validate({**trainer_defaults, **_as_dict(trainer_config)})
+            TrainerConfig.model_validate(
+                with_step_defaults(trainer_defaults, _as_dict(trainer_config))
+            )
         )
         config = EnvConfig.model_validate({**env_defaults, **_as_dict(env_config)})
     except ValidationError as err:

@@ -2,37 +2,128 @@
 
 ``continue`` (the default) keeps training the current student on the new data mixed with
 replay drawn *evenly across subskills* from the base student's own training data and earlier
-iterations' data. It costs the same
-number of steps every iteration, so an episode's time stays flat, and the balanced replay
-keeps skills the teacher stops feeding from being forgotten within one iteration (measured in
-``CALIBRATION.md``). ``retrain`` is the paper's default: restart from the base checkpoint and
-train on everything so far, with steps growing with the data, so every datum gets the same
-number of passes no matter when it was made. It is the more faithful, slower choice.
+iterations' data; the balanced replay keeps skills the teacher stops feeding from being
+forgotten. ``retrain`` is the paper's default: restart from the base checkpoint and train on
+everything so far, so every datum gets the same number of passes no matter when it was made.
+It is the more faithful, slower choice.
+
+How many optimiser steps a ``train`` call takes follows the data by default (see
+:class:`TrainerConfig` and ``docs/training.md``)::
+
+    steps = clamp(ceil(epochs * n / examples_per_step), min_steps, max_steps)
+
+where ``n`` is what this call trains on (``continue``: new data + replay; ``retrain``: all
+accumulated data) and ``examples_per_step`` is what one optimiser step of the student
+consumes. A small budget therefore teaches for fewer steps instead of passing over the same
+few examples dozens of times, which made the student forget what it knew. A fixed count,
+``steps_per_iteration``, stays available as an explicit setting.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dataenvgym.protocols import BaseStudent, Student
 from dataenvgym.types import TrainingDatum, TrainStats, subskill_key
 
 TrainerMode = Literal["continue", "retrain"]
 
+#: Passes over the training set when neither the config nor the student says otherwise.
+DEFAULT_EPOCHS = 16.0
+#: Examples an optimiser step consumes for a student that does not say (capped by ``n``).
+DEFAULT_EXAMPLES_PER_STEP = 64
+
+#: Trainer settings that choose the number of steps; a user who gives one of them has chosen
+#: how steps are counted, so a (student, domain) default of ``steps_per_iteration`` yields.
+STEP_RULE_KEYS = frozenset({"steps_per_iteration", "epochs", "min_steps", "max_steps"})
+
+
+@runtime_checkable
+class SizedStepStudent(Protocol):
+    """A student that says how many examples one optimiser step of ``fit`` consumes."""
+
+    def examples_per_step(self, num_data: int) -> int:
+        """Examples per optimiser step when fitting ``num_data`` examples."""
+        ...
+
 
 class TrainerConfig(BaseModel):
-    """Settings shared by both trainers."""
+    """Settings shared by both trainers.
+
+    By default the number of optimiser steps of each ``train`` call follows the data::
+
+        steps = clamp(ceil(epochs * n / examples_per_step), min_steps, max_steps)
+
+    with ``n`` the size of what the call trains on (``continue``: new data plus replay;
+    ``retrain``: all data accumulated so far) and ``examples_per_step`` the student's batch
+    (its ``examples_per_step(n)`` method; else ``min(64, n)``). ``epochs`` left unset takes the
+    student's ``default_epochs`` (16 for the built-in students, 3 for Hugging Face students with
+    LoRA), else 16. At the default arithmetic episode (budget 384, replay 0.5, batch 64) that is
+    ``ceil(16 * 576 / 64) = 144`` steps per ``continue`` iteration.
+
+    Setting ``steps_per_iteration`` instead fixes the count: that many steps per ``continue``
+    call, that many times the iteration number per ``retrain`` call (so retraining on k
+    iterations' data takes k times the steps).
+
+    Attributes:
+        mode: ``continue`` (default) or ``retrain`` (the paper's).
+        steps_per_iteration: A fixed step count; ``None`` (default) follows the data.
+        epochs: Passes over the training set (``None``: the student's default).
+        min_steps: Fewest steps a call takes when following the data.
+        max_steps: Most steps a call takes when following the data.
+        replay_ratio: Replay data per new datum (``continue`` only).
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     mode: TrainerMode = "continue"
-    steps_per_iteration: int = Field(default=150, ge=0, description="Optimiser steps per step().")
+    steps_per_iteration: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fixed optimiser steps per step() (retrain: times the iteration); "
+        "None: follow the data (epochs, min_steps, max_steps).",
+    )
+    epochs: float | None = Field(
+        default=None,
+        gt=0,
+        description="Passes over (new data + replay), or over all data when retraining; "
+        "None: the student's default_epochs, else 16.",
+    )
+    min_steps: int = Field(default=10, ge=0, description="Fewest steps when following the data.")
+    max_steps: int = Field(default=1000, ge=1, description="Most steps when following the data.")
     replay_ratio: float = Field(
         default=0.5, ge=0.0, description="Replay data per new datum (continue mode)."
     )
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> TrainerConfig:
+        if self.min_steps > self.max_steps:
+            raise ValueError(f"min_steps ({self.min_steps}) is above max_steps ({self.max_steps})")
+        return self
+
+
+def examples_per_step(student: Student, num_data: int) -> int:
+    """What one optimiser step of ``student`` consumes when fitting ``num_data`` examples."""
+    if isinstance(student, SizedStepStudent):
+        return max(1, student.examples_per_step(num_data))
+    return max(1, min(DEFAULT_EXAMPLES_PER_STEP, num_data))
+
+
+def data_steps(config: TrainerConfig, student: Student, num_data: int) -> int:
+    """Steps that give ``epochs`` passes over ``num_data`` examples, within the bounds."""
+    if num_data <= 0:
+        return 0
+    epochs = config.epochs
+    if epochs is None:
+        epochs = float(getattr(student, "default_epochs", DEFAULT_EPOCHS))
+    wanted = math.ceil(epochs * num_data / examples_per_step(student, num_data))
+    return min(config.max_steps, max(config.min_steps, wanted))
 
 
 def balanced_sample(
@@ -49,10 +140,21 @@ def balanced_sample(
 
 
 class ContinueTrainer:
-    """Train the current student on new data plus subskill-balanced replay."""
+    """Train the current student on new data plus subskill-balanced replay.
+
+    Attributes:
+        planned_steps: Steps of the ``fit`` under way (or last run), for progress displays.
+    """
 
     def __init__(self, config: TrainerConfig | None = None) -> None:
         self.config = config or TrainerConfig()
+        self.planned_steps = 0
+
+    def steps_for(self, student: Student, num_data: int, iteration: int) -> int:
+        """Steps of one call that trains on ``num_data`` examples (new + replay)."""
+        if self.config.steps_per_iteration is not None:
+            return self.config.steps_per_iteration
+        return data_steps(self.config, student, num_data)
 
     def train(
         self,
@@ -68,16 +170,27 @@ class ContinueTrainer:
         earlier = [*base.training_data, *(d for d in accumulated if d.id not in new_ids)]
         rng = random.Random(f"replay:{seed}:{iteration}")
         replay = balanced_sample(earlier, int(len(new_data) * self.config.replay_ratio), rng)
-        return student.fit(
-            [*new_data, *replay], steps=self.config.steps_per_iteration, seed=seed + iteration
-        )
+        data = [*new_data, *replay]
+        self.planned_steps = self.steps_for(student, len(data), iteration)
+        return student.fit(data, steps=self.planned_steps, seed=seed + iteration)
 
 
 class RetrainTrainer:
-    """Restart from the base checkpoint and train on all data so far (the paper's default)."""
+    """Restart from the base checkpoint and train on all data so far (the paper's default).
+
+    Attributes:
+        planned_steps: Steps of the ``fit`` under way (or last run), for progress displays.
+    """
 
     def __init__(self, config: TrainerConfig | None = None) -> None:
         self.config = config or TrainerConfig(mode="retrain")
+        self.planned_steps = 0
+
+    def steps_for(self, student: Student, num_data: int, iteration: int) -> int:
+        """Steps of one call that retrains on ``num_data`` accumulated examples."""
+        if self.config.steps_per_iteration is not None:
+            return self.config.steps_per_iteration * max(iteration, 1)
+        return data_steps(self.config, student, num_data)
 
     def train(
         self,
@@ -90,10 +203,18 @@ class RetrainTrainer:
         seed: int,
     ) -> TrainStats:
         student.load(base.checkpoint)
-        steps = self.config.steps_per_iteration * max(iteration, 1)
-        return student.fit(list(accumulated), steps=steps, seed=seed + iteration)
+        self.planned_steps = self.steps_for(student, len(accumulated), iteration)
+        return student.fit(list(accumulated), steps=self.planned_steps, seed=seed + iteration)
 
 
 def make_trainer(config: TrainerConfig) -> ContinueTrainer | RetrainTrainer:
     """The trainer for ``config.mode``."""
     return ContinueTrainer(config) if config.mode == "continue" else RetrainTrainer(config)
+
+
+def with_step_defaults(defaults: dict[str, object], given: dict[str, object]) -> dict[str, object]:
+    """Trainer settings: ``given`` over ``defaults``, where a default fixed step count
+    (``steps_per_iteration``) yields to any step rule the user gave (``epochs``, bounds)."""
+    if STEP_RULE_KEYS & given.keys():
+        defaults = {k: v for k, v in defaults.items() if k != "steps_per_iteration"}
+    return {**defaults, **given}

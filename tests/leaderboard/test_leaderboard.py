@@ -252,7 +252,7 @@ def test_a_suite_runs_vqa_at_its_students_episode_defaults_unless_it_says_otherw
     by_domain = {e.config.domain: e.config for e in suite.episodes()}
     assert (by_domain["vqa"].budget, by_domain["vqa"].trainer.steps_per_iteration) == (1536, 400)
     arithmetic = by_domain["arithmetic"]
-    assert (arithmetic.budget, arithmetic.trainer.steps_per_iteration) == (384, 150)
+    assert (arithmetic.budget, arithmetic.trainer.steps_per_iteration) == (384, None)
     custom = LeaderboardSuite(
         domains=["vqa"], envs=["skill-tree"], seeds=[0], per_domain={"vqa": {"budget": 64}}
     )

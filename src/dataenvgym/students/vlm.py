@@ -156,6 +156,14 @@ class VLMStudent:
 
     # ------------------------------------------------------------------ protocol
 
+    #: Passes over the data a trainer asks for when its config sets none (a pretrained
+    #: model with a LoRA adapter needs few).
+    default_epochs = 3.0
+
+    def examples_per_step(self, num_data: int) -> int:
+        """Examples one step of :meth:`fit` draws: the batch size, or all data if fewer."""
+        return max(1, min(self.config.batch_size, num_data))
+
     def fit(self, data: Sequence[TrainingDatum], *, steps: int, seed: int) -> TrainStats:
         """``steps`` AdamW steps on random batches; only the LoRA weights change."""
         started = time.perf_counter()

@@ -153,6 +153,14 @@ class HFStudent:
             "labels": labels.to(self.device),
         }
 
+    #: Passes over the data a trainer asks for when its config sets none: a pretrained model
+    #: with a LoRA adapter needs few (3 passes over 384 examples at batch 8 are 144 steps).
+    default_epochs = 3.0
+
+    def examples_per_step(self, num_data: int) -> int:
+        """Examples one optimiser step draws: micro-batch (capped by the data) x accumulation."""
+        return max(1, min(self.config.batch_size, num_data)) * self.config.grad_accumulation
+
     def fit(
         self, data: Sequence[TrainingDatum], *, steps: int, seed: int, lr: float | None = None
     ) -> TrainStats:
