@@ -255,15 +255,25 @@ def render_default_episode(arg: str, results: Path) -> str:
             f"{summary['initial']['test_accuracy']:.3f}",
             f"{summary['final']['test_accuracy']:.3f}",
             f"{data['wall_seconds']:.0f} s",
+            f"{data['cpu_seconds']:.0f} s",
             f"{data['base_student_seconds']:.0f} s",
             f"{data['peak_rss_gb']:.2f} GB",
         ]
     ]
-    header = ["episode", "test before", "test after", "wall", "of which base student", "peak mem"]
+    header = [
+        "episode",
+        "test before",
+        "test after",
+        "wall",
+        "CPU (user + system)",
+        "of the wall: base student",
+        "peak memory",
+    ]
     caption = (
-        "One episode (one seed: no interval). Wall time of `dataenvgym run` with an empty "
-        "cache, so it includes pretraining the base student once; later runs with the same "
-        "settings read it from the cache."
+        "One episode (one seed: no interval), started with an empty cache, so the times include "
+        "pretraining the base student once; later runs with the same settings read it from the "
+        "cache. Wall time depends on what else the machine runs (its load is in the source "
+        "line); CPU time much less."
     )
     return "\n\n".join([table(header, rows), caption, source_line(name, results)])
 
