@@ -113,12 +113,17 @@ def main() -> None:
     parser.add_argument("--time-log", type=Path, help="its /usr/bin/time -v output")
     parser.add_argument("--command", default="", help="the command that made it")
     parser.add_argument("--machine", default="", help="where and under what load it ran")
+    parser.add_argument(
+        "--setup-seconds", type=float, help="wall time of scripts/setup.sh on that clone, if timed"
+    )
     parser.add_argument("extra", nargs="*", help="arguments for `dataenvgym run` (after --)")
     args = parser.parse_args()
     if args.from_run:
         if not (args.time_log and args.command and args.machine):
             parser.error("--from-run needs --time-log, --command and --machine")
         result = from_run(args.from_run, args.time_log, args.command, args.machine)
+        if args.setup_seconds is not None:
+            result["setup_seconds"] = args.setup_seconds
     else:
         result = run(args.extra)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -275,6 +275,11 @@ def render_default_episode(arg: str, results: Path) -> str:
         "cache. Wall time depends on what else the machine runs (its load is in the source "
         "line); CPU time much less."
     )
+    if data.get("setup_seconds"):
+        caption += (
+            " Before it, `scripts/setup.sh` made the fresh `.venv` in "
+            f"{data['setup_seconds']:.0f} s (wall; pip's downloads and installs are most of it)."
+        )
     return "\n\n".join([table(header, rows), caption, source_line(name, results)])
 
 
