@@ -5,7 +5,7 @@ replay drawn *evenly across subskills* from the base student's own training data
 iterations' data. It costs the same
 number of steps every iteration, so an episode's time stays flat, and the balanced replay
 keeps skills the teacher stops feeding from being forgotten within one iteration (measured; see
-docs/calibration.md). ``retrain`` is the paper's default: restart from the base checkpoint and
+docs/when-state-pays.md). ``retrain`` is the paper's default: restart from the base checkpoint and
 train on everything so far, with steps growing with the data, so every datum gets the same
 number of passes no matter when it was made. It is the more faithful, slower choice.
 """

@@ -20,7 +20,7 @@ It sees what no real teacher can: the student itself. Before each step it
    instead of training the same data a second time.
 
 Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data
-where accuracy is lowest loses to uniform data (see docs/calibration.md) because
+where accuracy is lowest loses to uniform data (see docs/when-state-pays.md) because
 out-of-reach subskills do not move. What a subskill *can gain* from data is the headroom
 that counts, and only the student can tell it. Per-subskill gains alone are not enough
 either: measured, an oracle that spent 80 % of a step ∝ gain² on carries and borrow chains
