@@ -134,7 +134,7 @@ def build_tokenizer() -> Any:
     )
 
 
-def build_model_folder(folder: Path, shape: dict[str, int], seed: int) -> int:
+def build_model_folder(folder: Path, shape: dict[str, Any], seed: int) -> int:
     """Save a randomly initialised Llama-style model and its tokenizer; return its size."""
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -40,6 +40,10 @@ from dataenvgym.domains.code.sandbox import SandboxConfig, run_tests
 OUT = Path(__file__).parent / "results" / "sandbox_isolation.json"
 SOLUTION = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
+# The batch path calls ``f(input)`` and compares outside the sandbox.
+BATCH_SOLUTION = "def f(pair):\n    return pair[0] + pair[1]\n"
+BATCH_INPUTS = ([1, 2], [-1, 1])
+BATCH_EXPECTED = (3, 0)
 VARIANTS: dict[str, dict[str, Any]] = {
     "bwrap + cgroup": {},
     "bwrap, no cgroup": {"use_cgroups": False},
@@ -61,7 +65,7 @@ def _round(cfg: SandboxConfig, executions: int, items: int) -> tuple[float, floa
     for _ in range(executions):
         assert run_tests(SOLUTION, TESTS, config=cfg).passed
     per_exec = executions / (time.perf_counter() - start)
-    jobs = [BatchJob(SOLUTION, tuple(TESTS))] * items
+    jobs = [BatchJob(BATCH_SOLUTION, BATCH_INPUTS, BATCH_EXPECTED)] * items
     start = time.perf_counter()
     verdicts = run_test_batch(jobs, cfg)
     per_item = items / (time.perf_counter() - start)

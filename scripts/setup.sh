@@ -17,7 +17,7 @@ fi
 installed=$(python -c "import torch; print(torch.__version__)")
 constraints=$(mktemp)
 echo "torch==${installed}" > "$constraints"
-python -m pip install --quiet -c "$constraints" -e ".[llm,hf,dev,export,ray,code,vqa]"
+python -m pip install --quiet -c "$constraints" -e ".[llm,hf,dev,export,ray,code,vqa,docs]"
 # The example plugin (a domain and a student the library does not ship), installed the way a
 # third party's package is: the tests run it through its entry points.
 python -m pip install --quiet -c "$constraints" -e examples/textops

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then lint, type-check and run the whole test suite.
+# Set up, then lint, type-check, run the whole test suite and build the documentation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,3 +19,5 @@ python -m pytest -q "$@"
 # The sandbox's isolation tests again, as an unprivileged user (skipped, saying why, where
 # that cannot be arranged).
 bash scripts/test-unprivileged.sh
+python scripts/render_results.py --check  # every number in the docs matches bench/results
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$(mktemp -d)"

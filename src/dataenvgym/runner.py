@@ -207,7 +207,7 @@ def run_episode(
         state = checkpoint.runner
         initial_val, initial_test = state["initial_val"], state["initial_test"]
         initial_scores, base_seconds = state["initial_scores"], state["base_seconds"]
-        started -= state["elapsed_seconds"]  # wall time counts both sessions
+        started -= state["elapsed_seconds"]  # wall time counts both parts of the run
         folder.event("resume", iteration=checkpoint.iteration)
     else:
         initial_test = teacher_env.evaluate_test()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -212,7 +212,9 @@ def make_trainer(config: TrainerConfig) -> ContinueTrainer | RetrainTrainer:
     return ContinueTrainer(config) if config.mode == "continue" else RetrainTrainer(config)
 
 
-def with_step_defaults(defaults: dict[str, object], given: dict[str, object]) -> dict[str, object]:
+def with_step_defaults(
+    defaults: Mapping[str, object], given: Mapping[str, object]
+) -> dict[str, object]:
     """Trainer settings: ``given`` over ``defaults``, where a default fixed step count
     (``steps_per_iteration``) yields to any step rule the user gave (``epochs``, bounds)."""
     if STEP_RULE_KEYS & given.keys():

@@ -1,7 +1,7 @@
 """Budget allocation from a teacher's state: learning progress gated by the zone of proximal
 development, with a uniform floor.
 
-Why not "weakest first": measured on this project's arithmetic (``CALIBRATION.md``), sending
+Why not "weakest first": measured on arithmetic (docs/when-state-pays.md), sending
 data to the weakest skills loses to uniform data, because the weakest skills do not move
 within the budget while the learnable ones starve and are forgotten. What the state really
 offers is *history*: which units responded to the data they got. So a unit's share grows with

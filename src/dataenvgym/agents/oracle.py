@@ -19,13 +19,14 @@ It sees what no real teacher can: the student itself. Before each step it
    the same budget as every other agent, and the environment takes over that trained copy
    instead of training the same data a second time.
 
-Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data where
-accuracy is lowest loses to uniform data (``CALIBRATION.md``) because out-of-reach subskills
-do not move. What a subskill *can gain* from data is the headroom that counts, and only the
-student can tell it. Per-subskill gains alone are not enough either: measured, an oracle that
-spent 80 % of a step ∝ gain² on carries and borrow chains lifted them by 50 points while
-no-carry addition fell from 1.00 to 0.64 (the student learnt to carry everywhere), and the
-next step undid it. So whole allocations are judged by the private accuracy they reach.
+Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data
+where accuracy is lowest loses to uniform data (see docs/when-state-pays.md) because
+out-of-reach subskills do not move. What a subskill *can gain* from data is the headroom
+that counts, and only the student can tell it. Per-subskill gains alone are not enough
+either: measured, an oracle that spent 80 % of a step ∝ gain² on carries and borrow chains
+lifted them by 50 points while no-carry addition fell from 1.00 to 0.64 (the student learnt
+to carry everywhere), and the next step undid it. So whole allocations are judged by the
+private accuracy they reach.
 The look-ahead costs up to three extra training steps per iteration (the chosen copy's
 training is the step's own: :class:`HandOverTrainer`).
 

@@ -4,8 +4,8 @@ folders.
 A board is built from run summaries only. ``leaderboard.json`` carries, besides the rows,
 every run it was built from: the run's full settings and the part of its summary that the
 board reads. ``dataenvgym leaderboard --merge OTHER/leaderboard.json`` puts those runs back
-beside the run folders, so boards run on several machines (or in sessions whose run folders
-are gone) combine into one, and the combined board is rebuilt by the command itself rather
+beside the run folders, so boards run on several machines (or whose run folders are
+gone) combine into one, and the combined board is rebuilt by the command itself rather
 than by joining tables by hand. An archived run counts for an episode only when its settings
 equal the episode's exactly, as a run folder must.
 """

@@ -1,6 +1,6 @@
 """The built-in arithmetic domain: a real skill taxonomy with a generator per subskill.
 
-The taxonomy is designed so that a teacher's state matters (see ``CALIBRATION.md``): the base
+The taxonomy is designed so that a teacher's state matters (see docs/when-state-pays.md): the base
 student masters a few subskills, some are weak but learnable within an episode's budget, and
 a few stay out of reach. Uniform data wastes budget on the first and the last group.
 """

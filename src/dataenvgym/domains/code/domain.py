@@ -310,7 +310,7 @@ class CodeDomain:
                 self.sandbox,
                 per_job_timeout=self.config.per_solution_timeout_s,
             )
-            if len(self._verdicts) > 200_000:  # bound the memo over very long sessions
+            if len(self._verdicts) > 200_000:  # bound the memo over very long runs
                 self._verdicts.clear()
             self._verdicts.update(zip(missing, verdicts, strict=True))
         return [self._verdicts[k] for k in keys]

@@ -1,0 +1,1 @@
+"""The three teacher environments (Open-Ended, Skill-List, Skill-Tree) and their registration."""
