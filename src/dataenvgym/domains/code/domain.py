@@ -202,7 +202,7 @@ class CodeDomain:
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "1"
+    version = "2"  # 2: hidden checks compared outside the sandbox, 48 per item
 
     def __init__(self, config: CodeConfig | None = None) -> None:
         self.config = config or CodeConfig()

@@ -125,7 +125,7 @@ class ToolUseDomain:
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "1"
+    version = "2"  # 2: plans checked argument by argument
 
     def __init__(self, config: ToolUseConfig | None = None) -> None:
         self.config = config or ToolUseConfig()
