@@ -371,6 +371,10 @@ def _resume_run(
             print_summary(finished)
             console.print(f"run folder {run_dir} is already finished; nothing to resume")
             return
+        if cfg.teacher != "procedural":
+            from dataenvgym.agents.llm.setup import check_cache
+
+            check_cache(cfg.teacher, cfg.base_url, cfg.llm, run_dir)  # local damage first
         _check_teacher(cfg)  # the endpoint may still be down: say so before any work
         # The runner refuses a checkpoint of other numerics than the ones it runs with.
         run = partial(execute_run, resume=True, allow_degraded=allow_degraded, strict_resume=strict)

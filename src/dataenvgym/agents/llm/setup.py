@@ -15,6 +15,7 @@ from typing import Any
 from dataenvgym.agents.llm.teacher import LLMTeacher, parse_teacher, split_settings
 from dataenvgym.errors import ConfigError, DataEnvGymError
 from dataenvgym.llm import LLMClient, LLMError
+from dataenvgym.llm.cache import LLMCache
 from dataenvgym.skills.llm import LLMSkillDiscovery
 
 #: Where LLM skill discovery saves its result in a run folder (reloaded on resume).
@@ -44,6 +45,26 @@ def check_teacher(teacher: str, base_url: str | None, settings: Mapping[str, Any
             return client.check_connection()
     except LLMError as err:
         raise TeacherUnavailable(str(err)) from None
+
+
+def check_cache(
+    teacher: str, base_url: str | None, settings: Mapping[str, Any], run_dir: Path
+) -> None:
+    """Open the run's LLM cache, if it has one, so that a damaged file is named first.
+
+    A resume checks this before asking the endpoint: a damaged cache is a local problem that
+    a reachable server would not fix.
+
+    Raises:
+        ConfigError: An invalid teacher spec or setting.
+        LLMCacheError: The cache file exists and cannot be read.
+    """
+    model = parse_teacher(teacher)
+    if model is None:
+        return
+    config, _ = split_settings(model, base_url, settings, run_dir)
+    if config.cache_path is not None and Path(config.cache_path).exists():
+        LLMCache(config.cache_path).close()
 
 
 def build_llm_run(
