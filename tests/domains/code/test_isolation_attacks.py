@@ -262,6 +262,7 @@ import os, select, time
 MB = 1 << 20
 children, memfd_bytes = [], 0
 def report(what):
+    time.sleep(0.5)  # a child the OOM killer picked may take a moment to exit on a busy machine
     alive = 0
     for pid in children:  # a child the kernel killed holds nothing anymore
         try:

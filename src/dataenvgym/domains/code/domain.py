@@ -76,8 +76,8 @@ class CodeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    val_per_subskill: int = Field(default=60, ge=1, description="Validation items per subskill.")
-    test_per_subskill: int = Field(default=60, ge=1, description="Test items per subskill.")
+    val_per_subskill: int = Field(default=150, ge=1, description="Validation items per subskill.")
+    test_per_subskill: int = Field(default=150, ge=1, description="Test items per subskill.")
     pretraining_mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRETRAINING_MIX))
     tests_per_item: int = Field(
         default=48,
@@ -202,7 +202,7 @@ class CodeDomain:
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "2"  # 2: hidden checks compared outside the sandbox, 48 per item
+    version = "2"  # 2: hidden checks compared outside the sandbox, 48 per item; 150-item splits
 
     def __init__(self, config: CodeConfig | None = None) -> None:
         self.config = config or CodeConfig()

@@ -67,8 +67,8 @@ class ToolUseConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    val_per_subskill: int = Field(default=80, ge=1, description="Validation items per subskill.")
-    test_per_subskill: int = Field(default=80, ge=1, description="Test items per subskill.")
+    val_per_subskill: int = Field(default=200, ge=1, description="Validation items per subskill.")
+    test_per_subskill: int = Field(default=200, ge=1, description="Test items per subskill.")
     pretraining_mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRETRAINING_MIX))
 
 
@@ -125,7 +125,7 @@ class ToolUseDomain:
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "2"  # 2: plans checked argument by argument
+    version = "2"  # 2: plans checked argument by argument; 200-item splits
 
     def __init__(self, config: ToolUseConfig | None = None) -> None:
         self.config = config or ToolUseConfig()

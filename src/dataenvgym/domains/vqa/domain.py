@@ -68,8 +68,8 @@ DEFAULT_PRETRAINING_MIX: dict[str, float] = {
 class VQAConfig(BaseModel):
     """Sizes of the VQA splits and the base student's mix."""
 
-    val_per_subskill: int = Field(default=120, ge=1, description="Validation items per subskill.")
-    test_per_subskill: int = Field(default=120, ge=1, description="Test items per subskill.")
+    val_per_subskill: int = Field(default=400, ge=1, description="Validation items per subskill.")
+    test_per_subskill: int = Field(default=400, ge=1, description="Test items per subskill.")
     pretraining_mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRETRAINING_MIX))
 
     @field_validator("pretraining_mix")
@@ -169,7 +169,7 @@ class VQADomain:
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "1"
+    version = "2"  # 2: 400-item splits (test-split noise was up to 2x the gaps' seed variance)
 
     def __init__(self, config: VQAConfig | None = None) -> None:
         self.config = config or VQAConfig()
