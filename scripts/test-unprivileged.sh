@@ -26,14 +26,20 @@ for tool in useradd runuser setfacl; do
 done
 id -u "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$TEST_USER"
 
-# x (search) permission, nothing else, on every directory from / down to each path.
+# x (search) permission, nothing else, on every directory from / down to each path that the
+# user cannot already search. Top down: checked bottom up, a directory behind an unsearchable
+# parent looks unsearchable too, and a named-user entry of x alone would then take away the
+# read permission its "other" bits gave (pytest must list the repository).
 grant_path() {
-  local dir=$1
+  local dir=$1 chain=()
   while [ "$dir" != / ]; do
+    chain=("$dir" "${chain[@]}")
+    dir=$(dirname "$dir")
+  done
+  for dir in "${chain[@]}"; do
     if ! runuser -u "$TEST_USER" -- test -x "$dir"; then
       setfacl -m "u:$TEST_USER:x" "$dir"
     fi
-    dir=$(dirname "$dir")
   done
 }
 python=$(readlink -f "$VENV/bin/python")
