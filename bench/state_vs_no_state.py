@@ -28,7 +28,7 @@ Task = tuple[str, str, str, int, int]  # domain, env, agent, seed, torch threads
 def _episode(task: Task) -> dict[str, Any]:
     import torch
 
-    from dataenvgym.cli import execute_run
+    from dataenvgym.execute import execute_run
     from dataenvgym.config import RunConfig
 
     domain, env, agent, seed, threads = task
