@@ -10,6 +10,9 @@ from typing import Any
 
 from dataenvgym.errors import ConfigError
 
+#: Where Ray reads a cluster's authentication from (besides ``~/.ray/auth_token``).
+AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
 
 @contextmanager
 def ray_session(
@@ -38,9 +41,7 @@ def ray_session(
             "the ray executor needs Ray: pip install 'dataenvgym[ray]' (or use --executor local)"
         )
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    own_token = address is None and not any(
-        os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
-    )
+    own_token = address is None and not any(os.environ.get(k) for k in AUTH_VARIABLES)
     imported_before = "ray" in sys.modules
     if own_token:
         # Before `import ray`: Ray reads the auth settings once, when it loads.
@@ -48,7 +49,8 @@ def ray_session(
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     import ray
 
-    if own_token and imported_before:
+    if imported_before and (own_token or any(os.environ.get(k) for k in AUTH_VARIABLES)):
+        # An earlier session of this process may have read other auth settings.
         _reload_ray_auth()
     workers_env = dict(env_vars or {})
     if address is None:
