@@ -57,7 +57,9 @@ def ray_session(
         # A private cluster's workers find the same base-student cache as this process.
         workers_env |= {k: os.environ[k] for k in ("DATAENVGYM_CACHE",) if k in os.environ}
     # A private cluster binds to loopback: nothing of it is reachable from other machines.
-    local = {"num_cpus": num_cpus, "_node_ip_address": "127.0.0.1"} if address is None else {}
+    local: dict[str, Any] = {}
+    if address is None:
+        local = {"num_cpus": num_cpus, "_node_ip_address": "127.0.0.1"}
     try:
         ray.init(
             address=address,
