@@ -124,6 +124,13 @@ def main() -> None:
         f"Made by `{COMMAND}` on {result['date']}; torch {result['torch']}.",
     ]
     (args.out / "grid_throughput.md").write_text("\n".join(lines) + "\n")
+    # The .md's provenance, where the rendered results' provenance lives (the JSON has its own).
+    table_path = args.out / "provenance.json"
+    table = json.loads(table_path.read_text()) if table_path.is_file() else {}
+    table["grid_throughput.md"] = {
+        k: result[k] for k in ("command", "date", "machine", "torch", "numerics")
+    }
+    table_path.write_text(json.dumps(table, indent=1, ensure_ascii=False) + "\n")
     print("\n".join(lines))
 
 
