@@ -145,3 +145,28 @@ def test_episodes_of_one_base_student_share_its_key() -> None:
     b = RunConfig(seed=0, env="skill-tree", agent="with-state")
     assert base_key(a) == base_key(b)
     assert base_key(a) != base_key(RunConfig(seed=1))
+
+
+@pytest.mark.parametrize("command", [["leaderboard", "--domains", "arithmetic"], ["sweep"]])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--address", "auto"], "--address joins a Ray cluster; add --executor ray"),
+        (["--executor", "slurm"], "unknown executor 'slurm'; choose local or ray"),
+    ],
+)
+def test_executor_flags_that_do_not_fit_are_one_line_errors(
+    command: list[str], flags: list[str], message: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from dataenvgym.cli import app
+
+    if command == ["sweep"]:
+        spec = tmp_path / "sweep.yaml"
+        spec.write_text("grid: {seed: [0]}\n")
+        command = ["sweep", str(spec)]
+    result = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "out"), *flags])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()
