@@ -28,8 +28,8 @@ Task = tuple[str, str, str, int, int]  # domain, env, agent, seed, torch threads
 def _episode(task: Task) -> dict[str, Any]:
     import torch
 
-    from dataenvgym.cli import execute_run
     from dataenvgym.config import RunConfig
+    from dataenvgym.execute import execute_run
 
     domain, env, agent, seed, threads = task
     torch.set_num_threads(threads)

@@ -1,5 +1,6 @@
-"""Sweeps: a grid of episodes (envs × agents × seeds × teachers × domains × ...) run one by
-one or as Ray tasks, collected into one comparison table.
+"""Sweeps: a grid of episodes (envs × agents × seeds × teachers × domains × ...) run by the
+grid runner (:mod:`dataenvgym.grid`: here, or as Ray tasks on a cluster), collected into one
+comparison table.
 
 A sweep file names the settings every episode shares (``base``, any :class:`RunConfig`
 field) and the grid (``grid``: field -> list of values; the sweep is their product)::
@@ -21,22 +22,29 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import re
-import secrets
 import statistics
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.config import RunConfig
 from dataenvgym.errors import ConfigError, DataEnvGymError
+from dataenvgym.grid import (
+    GridJob,
+    GridOptions,
+    GridProgress,
+    Outcome,
+    ray_session,
+    run_grid,
+    warm_base,
+)
+from dataenvgym.grid.jobs import Executor
 
-Executor = Literal["local", "ray"]
+__all__ = ["Executor", "SweepConfig", "load_sweep", "ray_session", "run_sweep"]
 
 
 class SweepResources(BaseModel):
@@ -126,16 +134,16 @@ def load_sweep(path: Path) -> SweepConfig:
 # --------------------------------------------------------------------------- one episode
 
 
-def run_one(config: dict[str, Any], out_dir: str, threads: int) -> dict[str, Any]:
-    """Run (or resume, or just read) one episode; a Ray task, or a plain call.
+def run_one(config: dict[str, Any], out_dir: str, threads: int) -> Outcome:
+    """Run, resume or read back one episode of a sweep (an :data:`EpisodeTask`).
 
     Returns:
-        The episode's summary, or ``{"error": message}`` for a bad-input failure.
+        ``(status, summary)``, or ``("failed", message)`` for a bad-input failure.
     """
     import torch
 
     from dataenvgym.checkpoint import read_run_folder
-    from dataenvgym.cli import execute_run
+    from dataenvgym.execute import execute_run
 
     torch.set_num_threads(threads)
     folder = Path(out_dir)
@@ -144,159 +152,23 @@ def run_one(config: dict[str, Any], out_dir: str, threads: int) -> dict[str, Any
         if (folder / "config.yaml").is_file():
             _, finished = read_run_folder(folder)
             if finished is not None:
-                return finished
-            return execute_run(cfg, folder, show_progress=False, resume=True)
-        return execute_run(cfg, folder, show_progress=False)
+                return "reused", finished
+            return "resumed", execute_run(cfg, folder, show_progress=False, resume=True)
+        return "ran", execute_run(cfg, folder, show_progress=False)
     except DataEnvGymError as err:
-        return {"error": str(err)}
+        return "failed", str(err)
 
 
 def warm_base_student(config: dict[str, Any], threads: int) -> None:
     """Pretrain (and cache) one base student, so that parallel episodes share it."""
-    import torch
-
-    from dataenvgym.registry import make_env
-
-    torch.set_num_threads(threads)
-    cfg = RunConfig.model_validate(config)
-    make_env(**cfg.env_kwargs()).reset(seed=cfg.seed)
+    warm_base(config, threads)
 
 
-def _base_key(cfg: RunConfig) -> str:
-    fields = ("domain", "domain_config", "student", "student_config", "pretrain", "seed")
-    return json.dumps(cfg.model_dump(mode="json", include=set(fields)), sort_keys=True)
+# --------------------------------------------------------------------------- running
 
-
-# --------------------------------------------------------------------------- executors
-
-Progress = Callable[[str, dict[str, Any]], None]
-
-
-def _run_local(
-    jobs: list[tuple[str, RunConfig, Path]], threads: int, progress: Progress
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    for name, cfg, folder in jobs:
-        try:
-            results.append(run_one(cfg.model_dump(mode="json"), str(folder), threads))
-        except Exception as err:  # a crashed episode: report it, keep the others
-            results.append({"error": f"{type(err).__name__}: {_first_line(err)}"})
-        progress(name, results[-1])
-    return results
-
-
-@contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
-    """``ray.init`` for a sweep, and ``ray.shutdown`` after.
-
-    Without ``address`` a private local cluster is started. Ray 2.59+ turns token
-    authentication on for it and writes the token to ``~/.ray/auth_token``; unless you set
-    ``RAY_AUTH_MODE``/``RAY_AUTH_TOKEN``/``RAY_AUTH_TOKEN_PATH`` yourself, the sweep instead
-    hands the cluster a fresh random token through the environment: authentication stays on,
-    nothing is written to your home folder, and it works where that folder is read-only.
-    With ``address`` the cluster's own token is needed (``RAY_AUTH_TOKEN``,
-    ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, as Ray reads them).
-    """
-    import importlib.util
-    import sys
-
-    if importlib.util.find_spec("ray") is None:
-        raise ConfigError(
-            "the ray executor needs Ray: pip install 'dataenvgym[ray]' (or use --executor local)"
-        )
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    own_token = address is None and not any(
-        os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
-    )
-    imported_before = "ray" in sys.modules
-    if own_token:
-        # Before `import ray`: Ray reads the auth settings once, when it loads.
-        os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    import ray
-
-    if own_token and imported_before:
-        _reload_ray_auth()
-    # Workers find the same base-student cache as this process.
-    env_vars = {k: os.environ[k] for k in ("DATAENVGYM_CACHE",) if k in os.environ}
-    try:
-        ray.init(
-            address=address,
-            num_cpus=num_cpus if address is None else None,
-            include_dashboard=False,
-            runtime_env={"env_vars": env_vars} if env_vars else None,
-            log_to_driver=False,
-        )
-    except Exception as err:  # Ray raises ConnectionError, RuntimeError, ... for one cause
-        _restore(saved)
-        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise ConfigError(
-            f"could not start or join {where} ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}); check the address, and for a "
-            "token-authenticated cluster set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH to its token"
-        ) from err
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        _restore(saved)
-
-
-def _reload_ray_auth() -> None:
-    """Make an already imported Ray read the auth settings again (its own tests do so)."""
-    import importlib
-
-    raylet = importlib.import_module("ray._raylet")
-    if hasattr(raylet, "AuthenticationTokenLoader"):  # Ray >= 2.52
-        raylet.Config.initialize("")
-        raylet.AuthenticationTokenLoader.instance().reset_cache()
-
-
-def _restore(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-def _run_ray(
-    jobs: list[tuple[str, RunConfig, Path]],
-    resources: SweepResources,
-    progress: Progress,
-    *,
-    address: str | None,
-    num_cpus: int | None,
-) -> list[dict[str, Any]]:
-    threads = max(1, int(resources.cpus_per_episode))
-    options = {"num_cpus": resources.cpus_per_episode, "num_gpus": resources.gpus_per_episode}
-    with ray_session(address, num_cpus) as ray:
-        # Each distinct base student is pretrained once, in parallel, before the episodes.
-        todo = [cfg for _, cfg, folder in jobs if not (folder / "summary.json").is_file()]
-        bases = {_base_key(cfg): cfg for cfg in todo}
-        warm = ray.remote(**options)(warm_base_student)
-        ray.get([warm.remote(cfg.model_dump(mode="json"), threads) for cfg in bases.values()])
-        task = ray.remote(max_retries=0, **options)(run_one)
-        refs = {
-            task.remote(cfg.model_dump(mode="json"), str(folder), threads): index
-            for index, (_, cfg, folder) in enumerate(jobs)
-        }
-        results: list[dict[str, Any]] = [{} for _ in jobs]
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            index = refs[done[0]]
-            try:
-                results[index] = ray.get(done[0])
-            except Exception as err:  # a crashed episode: report it, keep the others
-                results[index] = {"error": f"{type(err).__name__}: {_first_line(err)}"}
-            progress(jobs[index][0], results[index])
-    return results
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+#: Told of each finished episode: its name, its summary (or ``{"error": ...}``) and the
+#: sweep's progress.
+Progress = Callable[[str, dict[str, Any], GridProgress], None]
 
 
 def run_sweep(
@@ -306,14 +178,20 @@ def run_sweep(
     executor: Executor = "local",
     address: str | None = None,
     num_cpus: int | None = None,
+    workers: int = 1,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Run every episode of ``sweep`` into ``out_dir``; write and return the result rows.
 
     Writes ``sweep.yaml`` (the resolved sweep), one run folder per episode, and
-    ``results.json`` / ``results.csv`` (one row per episode).
+    ``results.json`` / ``results.csv`` (one row per episode). ``executor``, ``address``,
+    ``num_cpus`` and ``workers`` are the grid's (:class:`~dataenvgym.grid.GridOptions`).
     """
-    jobs = [(name, cfg, out_dir / name) for name, cfg in sweep.episodes()]
+    episodes = sweep.episodes()
+    jobs = [
+        GridJob(cfg, out_dir / name, {key: getattr(cfg, key) for key in sweep.grid})
+        for name, cfg in episodes
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
     recorded = out_dir / "sweep.yaml"
@@ -322,17 +200,32 @@ def run_sweep(
             f"{out_dir} holds a different sweep ({recorded}); pass --out to choose another folder"
         )
     recorded.write_text(resolved)
-    report = progress or (lambda name, summary: None)
-    if executor == "ray":
-        summaries = _run_ray(jobs, sweep.resources, report, address=address, num_cpus=num_cpus)
-    else:
-        summaries = _run_local(jobs, max(1, int(sweep.resources.cpus_per_episode)), report)
+    options = GridOptions(
+        executor=executor,
+        address=address,
+        num_cpus=num_cpus,
+        workers=workers,
+        threads=max(1, int(sweep.resources.cpus_per_episode)),
+        cpus_per_episode=sweep.resources.cpus_per_episode,
+        gpus_per_episode=sweep.resources.gpus_per_episode,
+    )
+
+    def report(job: GridJob, outcome: Outcome, counts: GridProgress) -> None:
+        if progress is not None:
+            progress(job.name, _summary(outcome), counts)
+
+    outcomes = run_grid(jobs, run_one, options, report=report)
     rows = [
-        result_row(name, list(sweep.grid), cfg, summary, folder)
-        for (name, cfg, folder), summary in zip(jobs, summaries, strict=True)
+        result_row(job.name, list(sweep.grid), job.config, _summary(outcome), job.folder)
+        for job, outcome in zip(jobs, outcomes, strict=True)
     ]
     write_results(rows, out_dir)
     return rows
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    status, payload = outcome
+    return {"error": str(payload)} if status == "failed" else payload
 
 
 def result_row(

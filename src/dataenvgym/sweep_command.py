@@ -65,10 +65,19 @@ def print_results(rows: list[dict[str, Any]], grid: list[str]) -> None:
 
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep file (YAML: base, grid, resources).")],
-    executor: Annotated[str, typer.Option(help="local (one by one) | ray (Ray tasks).")] = "local",
+    executor: Annotated[
+        str, typer.Option(help="local (this machine) | ray (Ray tasks on a cluster).")
+    ] = "local",
     address: Annotated[
-        str | None, typer.Option(help="Join this Ray cluster (e.g. ray://head:10001).")
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster to join (auto, HOST:PORT or "
+            "ray://HOST:10001). Default: a private cluster on this machine, on loopback."
+        ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="With --executor local: episodes run in parallel.")
+    ] = 1,
     num_cpus: Annotated[
         int | None, typer.Option(help="CPUs of the local Ray cluster (default: all).")
     ] = None,
@@ -81,6 +90,7 @@ def sweep(
     out: Annotated[Path | None, typer.Option(help="Sweep folder (default runs/<name>).")] = None,
 ) -> None:
     """Run a grid of episodes and print one comparison table (also results.json/.csv)."""
+    from dataenvgym.grid import GridProgress
     from dataenvgym.sweep import load_sweep, run_sweep
 
     try:
@@ -98,12 +108,17 @@ def sweep(
         count = len(config.episodes())
         console.print(f"{count} episodes, executor {executor}, run folders under {out_dir}")
 
-        def progress(name: str, summary: dict[str, Any]) -> None:
+        points = {name: cfg for name, cfg in config.episodes()}
+
+        def progress(name: str, summary: dict[str, Any], counts: GridProgress) -> None:
             if "error" in summary:
-                console.print(f"[red]failed[/] {name}: {summary['error']}")
+                # The failed episode's grid point, so that it can be found and run alone.
+                point = " ".join(f"{k}={getattr(points[name], k)}" for k in config.grid)
+                console.print(f"[red]failed[/] {name} ({point}): {summary['error']}")
             else:
                 final = summary["final"]["test_accuracy"]
                 console.print(f"done {name}: test {final:.3f}")
+            console.print(f"  {counts.line()}", highlight=False)
 
         rows = run_sweep(
             config,
@@ -111,6 +126,7 @@ def sweep(
             executor=executor,  # type: ignore[arg-type]
             address=address,
             num_cpus=num_cpus,
+            workers=workers,
             progress=progress,
         )
     except DataEnvGymError as err:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any, cast, get_args
 
@@ -64,7 +63,14 @@ def leaderboard(
     out: Annotated[
         Path | None, typer.Option(help="Board folder (default runs/leaderboard-<suite name>).")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Episodes run in parallel.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Episodes run in parallel on this machine (with --executor ray and no "
+            "--address: the private cluster's size, in episodes).",
+        ),
+    ] = 1,
     threads: Annotated[int, typer.Option(min=1, help="Torch threads per episode.")] = 1,
     run: Annotated[
         bool, typer.Option(help="Run missing episodes (--no-run: board from finished runs).")
@@ -77,6 +83,17 @@ def leaderboard(
             "widest instruction set, its own numbers only."
         ),
     ] = "portable",
+    executor: Annotated[
+        str,
+        typer.Option(help="local (this machine) | ray (Ray tasks on a cluster, see --address)."),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster to join (auto, HOST:PORT or "
+            "ray://HOST:10001). Default: a private cluster on this machine, on loopback."
+        ),
+    ] = None,
     merge: Annotated[
         list[Path] | None,
         typer.Option(
@@ -91,6 +108,8 @@ def leaderboard(
     Runs each domain × environment × seed for every agent (finished runs are reused, so it
     resumes), prints the board and writes leaderboard.md/.csv/.json/.html.
     """
+    from dataenvgym.grid import GridProgress
+    from dataenvgym.grid.jobs import Executor
     from dataenvgym.leaderboard.archive import archive_records, config_key, load_archive
     from dataenvgym.leaderboard.board import build_board
     from dataenvgym.leaderboard.render import rich_table, write_board
@@ -148,17 +167,25 @@ def leaderboard(
             )
             + f", board in {out_dir}"
         )
-        started = time.perf_counter()
+        if executor not in ("local", "ray"):
+            raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
+        if address is not None and executor != "ray":
+            raise ConfigError("--address joins a Ray cluster; add --executor ray")
 
-        def progress(result: EpisodeResult) -> None:
+        def progress(result: EpisodeResult, counts: GridProgress) -> None:
             name = result.episode.folder_name
             if result.status == "failed":
-                console.print(f"[red]failed[/] {name}: {result.error}")
+                # Its settings in full, so that it can be found and run again alone.
+                c = result.episode.config
+                point = f"{c.domain} / {c.env} / {c.agent} / seed {c.seed}"
+                console.print(f"[red]failed[/] {name} ({point}): {result.error}")
             elif result.status not in ("reused", "merged"):
                 assert result.summary is not None
                 final = result.summary["final"]["test_accuracy"]
-                elapsed = time.perf_counter() - started
-                console.print(f"{result.status} {name}: test {final:.3f} ({elapsed:.0f} s)")
+                console.print(f"{result.status} {name}: test {final:.3f}")
+            else:
+                return
+            console.print(f"  {counts.line()}", highlight=False)
 
         if run:
             results = run_suite(
@@ -168,6 +195,8 @@ def leaderboard(
                 threads=threads,
                 numerics=mode,
                 progress=progress,
+                executor=cast(Executor, executor),
+                address=address,
             )
         else:
             results = []

@@ -19,13 +19,11 @@ interrupted one resumed from its checkpoint, so a board can be stopped and start
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
 from typing import Any, get_args
 
@@ -34,14 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataenvgym.config import EnvName, RunConfig
 from dataenvgym.errors import ConfigError, DataEnvGymError, first_validation_error
-from dataenvgym.numerics import (
-    Numerics,
-    board_numerics,
-    describe,
-    runs_with,
-    same_numerics,
-    started_with,
-)
+from dataenvgym.grid import GridJob, GridOptions, GridProgress, Outcome, base_key, run_grid
+from dataenvgym.grid import warm_base as warm_base
+from dataenvgym.grid.jobs import Executor
+from dataenvgym.numerics import Numerics, board_numerics, describe, same_numerics
 
 REFERENCES = ("no-state", "oracle")
 DEFAULT_AGENTS = ("with-state", "weakest-first", "no-state", "oracle")
@@ -205,8 +199,8 @@ class EpisodeResult:
 
 def run_or_reuse(
     config: dict[str, Any], folder: str, threads: int, numerics: dict[str, str] | None = None
-) -> tuple[str, Any]:
-    """Run, resume or read back one episode (a worker process's task).
+) -> Outcome:
+    """Run, resume or read back one episode (a board's :data:`~dataenvgym.grid.EpisodeTask`).
 
     Returns:
         (status, summary) or ("failed", message).
@@ -214,7 +208,7 @@ def run_or_reuse(
     import torch
 
     from dataenvgym.checkpoint import read_run_folder
-    from dataenvgym.cli import execute_run
+    from dataenvgym.execute import execute_run
 
     torch.set_num_threads(threads)
     cfg = RunConfig.model_validate(config)
@@ -375,7 +369,8 @@ def set_aside(folder: Path, summary: dict[str, Any], config: RunConfig) -> Path:
     return target
 
 
-Progress = Callable[[EpisodeResult], None]
+#: Told of each episode as it is read back or finishes, with the board's progress.
+Progress = Callable[[EpisodeResult, GridProgress], None]
 
 
 def run_suite(
@@ -386,16 +381,22 @@ def run_suite(
     threads: int = 1,
     numerics: Numerics = "portable",
     progress: Progress | None = None,
+    executor: Executor = "local",
+    address: str | None = None,
+    num_cpus: int | None = None,
 ) -> list[EpisodeResult]:
     """Run every episode not finished yet into ``out_dir/runs``; reuse the finished ones.
 
-    Episodes run with ``numerics`` (:mod:`dataenvgym.numerics`): in worker processes that
-    start with its environment, or in this one where it already has it.
+    Episodes run with ``numerics`` (:mod:`dataenvgym.numerics`): in worker processes (or
+    Ray workers) that start with its environment, or in this one where it already has it.
+    ``executor``, ``address`` and ``num_cpus`` choose where (:class:`GridOptions`; a
+    private Ray cluster gets ``workers`` × ``threads`` CPUs unless ``num_cpus`` says).
     """
     target = board_numerics(numerics)
     runs = out_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    report = progress or (lambda result: None)
+    report = progress or (lambda result, counts: None)
+    counts = GridProgress(total=len(episodes))
     results: dict[int, EpisodeResult] = {}
     todo: list[int] = []
     for index, episode in enumerate(episodes):
@@ -403,58 +404,59 @@ def run_suite(
         summary = finished_summary(episode, folder, target)
         if summary is not None:
             results[index] = EpisodeResult(episode, "reused", summary, folder=folder)
-            report(results[index])
+            counts.done += 1
+            counts.reused += 1
+            report(results[index], counts)
         else:
             todo.append(index)
 
-    def record(index: int, outcome: tuple[str, Any]) -> None:
+    # Setting by setting, so that a board stopped half way has whole settings; within one,
+    # the oracle first (it costs about five ordinary episodes), so that parallel workers do
+    # not end on one long episode with the others idle.
+    settings = list(dict.fromkeys(episodes[i].setting for i in todo))
+    ordered = sorted(
+        todo, key=lambda i: (settings.index(episodes[i].setting), not is_privileged(episodes[i]))
+    )
+    jobs = [
+        GridJob(episodes[i].config, runs / episodes[i].folder_name, _labels(episodes[i]))
+        for i in ordered
+    ]
+    index_of = {job.name: i for job, i in zip(jobs, ordered, strict=True)}
+
+    def record(job: GridJob, outcome: Outcome, counts: GridProgress) -> None:
+        index = index_of[job.name]
         status, payload = outcome
         episode = episodes[index]
-        folder = runs / episode.folder_name
         if status == "failed":
-            results[index] = EpisodeResult(episode, status, error=str(payload), folder=folder)
+            results[index] = EpisodeResult(episode, status, error=str(payload), folder=job.folder)
         else:
-            results[index] = EpisodeResult(episode, status, payload, folder=folder)
-        report(results[index])
+            results[index] = EpisodeResult(episode, status, payload, folder=job.folder)
+        report(results[index], counts)
 
-    def task(index: int) -> tuple[dict[str, Any], str, int, dict[str, str] | None]:
-        episode = episodes[index]
-        folder = str(runs / episode.folder_name)
-        return episode.config.model_dump(mode="json"), folder, threads, target
-
-    if (workers <= 1 or len(todo) <= 1) and runs_with(numerics):
-        for index in todo:
-            record(index, run_or_reuse(*task(index)))
-        return [results[i] for i in range(len(episodes))]
-    # Inherited by the workers before torch starts there.
-    os.environ.update({"OMP_NUM_THREADS": str(threads)})
-    with (
-        started_with(numerics),
-        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
-    ):
-        # Each distinct base student is pretrained (and cached) once, the distinct ones in
-        # parallel, before the episodes race to build the same one.
-        bases = distinct_bases([episodes[i] for i in todo])
-        warming = [pool.submit(warm_base, e.config.model_dump(mode="json"), threads) for e in bases]
-        for warmed in warming:
-            # A base that cannot be built fails its episodes too, and they report why.
-            warmed.exception()
-        # Setting by setting, so that a board stopped half way has whole settings; within
-        # one, the oracle first (it costs about five ordinary episodes), so that the pool
-        # does not end on one long episode with the other workers idle.
-        settings = list(dict.fromkeys(episodes[i].setting for i in todo))
-        ordered = sorted(
-            todo,
-            key=lambda i: (settings.index(episodes[i].setting), not is_privileged(episodes[i])),
-        )
-        futures = {pool.submit(run_or_reuse, *task(i)): i for i in ordered}
-        for future in as_completed(futures):
-            try:
-                outcome = future.result()
-            except Exception as err:  # a crashed worker: report it, keep the others
-                outcome = ("failed", f"{type(err).__name__}: {err}")
-            record(futures[future], outcome)
+    options = GridOptions(
+        executor=executor,
+        address=address,
+        num_cpus=num_cpus,
+        workers=workers,
+        threads=threads,
+        numerics=numerics,
+    )
+    run_grid(jobs, partial(run_or_reuse, numerics=target), options, report=record, progress=counts)
     return [results[i] for i in range(len(episodes))]
+
+
+def _labels(episode: Episode) -> dict[str, Any]:
+    """What names an episode in a message: its setting, agent and seed."""
+    c = episode.config
+    return {
+        "domain": c.domain,
+        "env": c.env,
+        "budget": c.budget,
+        "iterations": c.iterations,
+        "student": c.student or "",
+        "agent": c.agent,
+        "seed": c.seed,
+    }
 
 
 def is_privileged(episode: Episode) -> bool:
@@ -464,21 +466,7 @@ def is_privileged(episode: Episode) -> bool:
 
 def distinct_bases(episodes: list[Episode]) -> list[Episode]:
     """One episode per distinct base student (domain, student, pretraining, seed)."""
-    fields = {"domain", "domain_config", "student", "student_config", "pretrain", "seed"}
     seen: dict[str, Episode] = {}
     for episode in episodes:
-        key = repr(episode.config.model_dump(mode="json", include=fields))
-        seen.setdefault(key, episode)
+        seen.setdefault(base_key(episode.config), episode)
     return list(seen.values())
-
-
-def warm_base(config: dict[str, Any], threads: int) -> None:
-    """Build (or load from the cache) the base student of one episode (a worker's task)."""
-    import torch
-
-    from dataenvgym.registry import make_env
-
-    torch.set_num_threads(threads)
-    cfg = RunConfig.model_validate(config)
-    # reset builds the base student exactly as a run does, and caches it.
-    make_env(**cfg.env_kwargs()).reset(seed=cfg.seed)
