@@ -317,7 +317,43 @@ def render_include(arg: str, results: Path) -> str:
     return "\n\n".join([body.strip(), source_line(arg, results)])
 
 
+def render_mutation(arg: str, results: Path) -> str:
+    """Per-domain false accepts and false rejects of the scoring mutation bench."""
+    name = arg or "scoring_mutation.json"
+    domains = json.loads((results / name).read_text())["domains"]
+
+    def count(hits: int, total: int) -> str:
+        return f"{hits}/{total} ({100 * hits / total:.1f} %)" if total else "0/0"
+
+    rows = []
+    for domain, entry in domains.items():
+        total = entry["total"]
+        rows.append(
+            [
+                domain,
+                str(total["mutants"]),
+                count(total["score_false_accepts"], total["mutants"]),
+                count(total["verify_false_accepts"], total["mutants"]),
+                str(total["equivalents"]),
+                count(total["score_false_rejects"], total["equivalents"]),
+                count(total["verify_false_rejects"], total["equivalents_for_verify"]),
+            ]
+        )
+    header = [
+        "domain",
+        "mutants",
+        "false accepts (score)",
+        "false accepts (verify)",
+        "equivalents",
+        "false rejects (score)",
+        "false rejects (verify)",
+    ]
+    note = "Counts, not intervals: every variant of every sampled item is scored."
+    return "\n\n".join([table(header, rows), note, source_line(name, results)])
+
+
 RENDERERS: dict[str, Callable[[str, Path], str]] = {
+    "mutation": render_mutation,
     "headline": render_headline,
     "leaderboard": render_leaderboard,
     "gaps": render_gaps,
