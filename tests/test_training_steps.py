@@ -87,6 +87,58 @@ def test_a_smaller_budget_trains_fewer_steps_in_continue_mode(tmp_path: Path) ->
     assert trainer.planned_steps == 384
 
 
+class FlooredStudent(CountingStudent):
+    """Says the fewest examples a fit should see, as the built-in text student does."""
+
+    min_fit_examples = 200
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fitted: list[list[TrainingDatum]] = []
+
+    def fit(self, data: Any, *, steps: int, seed: int) -> TrainStats:
+        self.fitted.append(list(data))
+        return super().fit(data, steps=steps, seed=seed)
+
+
+def test_a_small_fit_is_topped_up_with_rehearsal_at_the_pools_own_proportions(
+    tmp_path: Path,
+) -> None:
+    # A pool of 90 % carry, 10 % no-carry: rehearsal keeps that mix (balanced replay would not).
+    domain = ArithmeticDomain()
+    pool = [*_data(450, seed=1), *domain.generate("addition", "no_carry", 50, random.Random(2))]
+    base = BaseStudent(CountingStudent(), tmp_path, training_data=pool)
+    student = FlooredStudent()
+    new = _data(20, seed=3)
+    ContinueTrainer().train(student, new, new, base=base, iteration=1, seed=0)
+    fitted = student.fitted[0]
+    assert len(fitted) == 200  # 20 new + 10 replay + 170 rehearsal
+    assert fitted[:20] == new
+    rehearsed = fitted[30:]
+    share = sum(d.subskill == "no_carry" for d in rehearsed) / len(rehearsed)
+    assert share < 0.25  # about 0.1; a balanced draw would give about 0.5
+
+
+def test_the_floor_leaves_large_fits_and_empty_steps_alone(tmp_path: Path) -> None:
+    base = BaseStudent(CountingStudent(), tmp_path, training_data=_data(500, seed=1))
+    student = FlooredStudent()
+    trainer = ContinueTrainer()
+    trainer.train(student, _data(384, seed=4), [], base=base, iteration=1, seed=0)
+    trainer.train(student, [], [], base=base, iteration=2, seed=0)  # the teacher gave nothing
+    assert student.sizes == [576, 0]  # 384 + 192 replay, above the floor; nothing to learn
+    # A setting of the trainer overrides the student's floor, in both modes.
+    zero = TrainerConfig(min_examples=0)
+    ContinueTrainer(zero).train(student, _data(10), _data(10), base=base, iteration=1, seed=0)
+    retrain = TrainerConfig(mode="retrain", min_examples=300)
+    RetrainTrainer(retrain).train(student, _data(10), _data(10), base=base, iteration=1, seed=0)
+    assert student.sizes[2:] == [15, 300]
+
+
+def test_the_built_in_text_student_has_a_floor_that_leaves_the_default_episode_alone() -> None:
+    # The default episode fits 384 new + 192 replay: exactly the floor, so no rehearsal.
+    assert TinyStudent.min_fit_examples == 576
+
+
 def test_retrain_follows_all_accumulated_data(tmp_path: Path) -> None:
     base = BaseStudent(CountingStudent(), tmp_path)
     student = CountingStudent()
@@ -143,7 +195,7 @@ def test_an_episode_step_trains_the_ruled_number_of_steps() -> None:
         "skill-tree",
         "arithmetic",
         env_config={"budget_per_iteration": 40, "max_iterations": 1},
-        trainer_config={"epochs": 2, "min_steps": 1},
+        trainer_config={"epochs": 2, "min_steps": 1, "min_examples": 0},
         student_config={"d_model": 16, "n_layer": 1, "n_head": 2},
         pretrain_config={"steps": 2, "examples": 200},
         domain_config={"val_per_subskill": 2, "test_per_subskill": 2},

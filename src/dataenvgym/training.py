@@ -17,6 +17,15 @@ accumulated data) and ``examples_per_step`` is what one optimiser step of the st
 consumes. A small budget therefore teaches for fewer steps instead of passing over the same
 few examples dozens of times, which made the student forget what it knew. A fixed count,
 ``steps_per_iteration``, stays available as an explicit setting.
+
+Fewer steps alone do not stop the damage: a few dozen passes over a few dozen examples still
+pull a converged student towards them. So a call never trains on fewer than ``min_examples``
+(the student's ``min_fit_examples``, 576 for the built-in text student: the default episode's
+384 new + 192 replay, where nothing changes): what new data and replay leave short is topped
+up with *rehearsal*, earlier data drawn at their own proportions. Rehearsal holds the student
+where it is; it is not balanced across subskills, because balanced draws from the base
+student's pretraining data teach its under-trained subskills by themselves, and a teacher's
+data would no longer be what moves the student.
 """
 
 from __future__ import annotations
@@ -78,6 +87,9 @@ class TrainerConfig(BaseModel):
         min_steps: Fewest steps a call takes when following the data.
         max_steps: Most steps a call takes when following the data.
         replay_ratio: Replay data per new datum (``continue`` only).
+        min_examples: Fewest examples a call trains on when it has new data; new data and
+            replay short of it are topped up with rehearsal (``None``: the student's
+            ``min_fit_examples``, else 0).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -99,6 +111,12 @@ class TrainerConfig(BaseModel):
     max_steps: int = Field(default=1000, ge=1, description="Most steps when following the data.")
     replay_ratio: float = Field(
         default=0.5, ge=0.0, description="Replay data per new datum (continue mode)."
+    )
+    min_examples: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fewest examples a call trains on; the shortfall is rehearsal of earlier "
+        "data. None: the student's min_fit_examples, else 0.",
     )
 
     @model_validator(mode="after")
@@ -124,6 +142,22 @@ def data_steps(config: TrainerConfig, student: Student, num_data: int) -> int:
         epochs = float(getattr(student, "default_epochs", DEFAULT_EPOCHS))
     wanted = math.ceil(epochs * num_data / examples_per_step(student, num_data))
     return min(config.max_steps, max(config.min_steps, wanted))
+
+
+def fit_floor(config: TrainerConfig, student: Student) -> int:
+    """Fewest examples a call with new data trains on (``min_examples`` or the student's)."""
+    if config.min_examples is not None:
+        return config.min_examples
+    return max(0, int(getattr(student, "min_fit_examples", 0)))
+
+
+def rehearsal(
+    pool: Sequence[TrainingDatum], have: int, floor: int, rng: random.Random
+) -> list[TrainingDatum]:
+    """Draws from ``pool`` at its own proportions that bring ``have`` examples up to ``floor``."""
+    if not pool or have >= floor:
+        return []
+    return [rng.choice(pool) for _ in range(floor - have)]
 
 
 def balanced_sample(
@@ -171,6 +205,9 @@ class ContinueTrainer:
         rng = random.Random(f"replay:{seed}:{iteration}")
         replay = balanced_sample(earlier, int(len(new_data) * self.config.replay_ratio), rng)
         data = [*new_data, *replay]
+        if new_data:  # no new data: nothing to learn, the student stays as it is
+            held = random.Random(f"rehearsal:{seed}:{iteration}")
+            data += rehearsal(earlier, len(data), fit_floor(self.config, student), held)
         self.planned_steps = self.steps_for(student, len(data), iteration)
         return student.fit(data, steps=self.planned_steps, seed=seed + iteration)
 
@@ -203,8 +240,12 @@ class RetrainTrainer:
         seed: int,
     ) -> TrainStats:
         student.load(base.checkpoint)
-        self.planned_steps = self.steps_for(student, len(accumulated), iteration)
-        return student.fit(list(accumulated), steps=self.planned_steps, seed=seed + iteration)
+        data = list(accumulated)
+        if new_data:
+            held = random.Random(f"rehearsal:{seed}:{iteration}")
+            data += rehearsal(base.training_data, len(data), fit_floor(self.config, student), held)
+        self.planned_steps = self.steps_for(student, len(data), iteration)
+        return student.fit(data, steps=self.planned_steps, seed=seed + iteration)
 
 
 def make_trainer(config: TrainerConfig) -> ContinueTrainer | RetrainTrainer:

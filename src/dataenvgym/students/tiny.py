@@ -197,6 +197,9 @@ class TinyStudent:
     #: character model needs many; at the default episode (384 new + 192 replay, batch 64)
     #: 16 passes are 144 steps, about the 150 fixed steps it took before steps followed data.
     default_epochs = 16.0
+    #: Fewest examples a trainer's call fits (the rest rehearsal, see dataenvgym.training):
+    #: 16 passes over fewer pull this student towards them and away from what it knew.
+    min_fit_examples = 576
 
     def examples_per_step(self, num_data: int) -> int:
         """Examples one step of :meth:`fit` draws: the batch size, or all data if fewer."""
