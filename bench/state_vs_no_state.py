@@ -2,27 +2,39 @@
 
 Runs the default episode (built-in arithmetic, tiny student; other domains with
 ``--domains``) for both offline agents over several seeds, and prints final test accuracy and
-gain as mean ± standard error, plus the paired difference (with state - no state) per
-environment.
+gain, plus the paired difference (with state - no state) per environment; ± is the
+half-width of a 95 % t interval over seeds. ``--trainer-mode`` runs the episodes with the
+other trainer (``continue`` is the default one, ``retrain`` the paper's). Writes the rows to
+``--out`` (JSON, with how they were made) and the table beside it (``.md``).
 
     python bench/state_vs_no_state.py --seeds 5 --workers 2
+    python bench/state_vs_no_state.py --trainer-mode retrain --out retrain.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
+import shlex
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from dataenvgym.scoring import t_interval
+
 ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
 
 
-Task = tuple[str, str, str, int, int]  # domain, env, agent, seed, torch threads
+Task = tuple[str, str, str, int, int, str | None]  # domain, env, agent, seed, threads, mode
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -31,7 +43,7 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.config import RunConfig
     from dataenvgym.execute import execute_run
 
-    domain, env, agent, seed, threads = task
+    domain, env, agent, seed, threads, mode = task
     torch.set_num_threads(threads)
     config = RunConfig(
         env=env,  # type: ignore[arg-type]
@@ -39,6 +51,7 @@ def _episode(task: Task) -> dict[str, Any]:
         agent=agent,
         seed=seed,
         test_every_iteration=False,
+        trainer={"mode": mode} if mode else {},  # type: ignore[arg-type]
     )
     summary = execute_run(config, None, show_progress=False)
     return {
@@ -46,6 +59,7 @@ def _episode(task: Task) -> dict[str, Any]:
         "env": env,
         "agent": agent,
         "seed": seed,
+        "trainer_mode": config.trainer.mode,
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
         "wall_seconds": summary["wall_seconds"],
@@ -63,10 +77,11 @@ def _warm_base(task: tuple[str, int, int]) -> None:
     make_env(**RunConfig(domain=domain, seed=seed).env_kwargs()).reset(seed=seed)
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
-    return mean, se
+def _mean_half(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95 % t interval (nan for one value)."""
+    interval = t_interval(values)
+    half = interval.high - interval.mean if len(values) > 1 else float("nan")
+    return interval.mean, half
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -96,12 +111,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             w["final"] - n["final"]
             for w, n in zip(by_agent["with-state"], by_agent["no-state"], strict=True)
         ]
-        diff_mean, diff_se = _mean_se(paired)
+        diff_mean, diff_se = _mean_half(paired)
         for agent in AGENTS:
             finals = [r["final"] for r in by_agent[agent]]
             gains = [r["final"] - r["initial"] for r in by_agent[agent]]
-            f_mean, f_se = _mean_se(finals)
-            g_mean, g_se = _mean_se(gains)
+            f_mean, f_se = _mean_half(finals)
+            g_mean, g_se = _mean_half(gains)
             diff = f"{100 * diff_mean:+.1f} ± {100 * diff_se:.1f} pts" if agent == AGENTS[0] else ""
             lines.append(
                 f"| {domain} | {env} | {agent} | {f_mean:.3f} ± {f_se:.3f} | "
@@ -120,9 +135,20 @@ def _merged(earlier: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[d
     return [r for r in earlier if _key(r) not in fresh] + rows
 
 
-def _save(path: Path, rows: list[dict[str, Any]]) -> None:
+def _save(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=2) + "\n")
+    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    path.with_suffix(".md").write_text(
+        f"# With state vs no state ({meta['trainer_mode']} trainer)\n\n"
+        f"`{meta['command']}` — {meta['date']}, {meta['machine']}, torch {meta['torch']}.\n\n"
+        "Final test accuracy and gain over the base student: mean ± half-width of a 95 % t "
+        "interval over seeds; with − no state is paired by seed.\n\n" + table(rows) + "\n"
+    )
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    return data["rows"] if isinstance(data, dict) else data
 
 
 def main() -> None:
@@ -134,6 +160,9 @@ def main() -> None:
     parser.add_argument("--agents", nargs="*", default=AGENTS)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument(
+        "--trainer-mode", choices=["continue", "retrain"], default=None, help="default: continue"
+    )
+    parser.add_argument(
         "--merge", action="store_true", help="add to the rows already in --out (other seeds)"
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/state_vs_no_state.json"))
@@ -141,19 +170,22 @@ def main() -> None:
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    # The no-state agent's Skill-Tree plan is, action for action, its Open-Ended plan (the
-    # same counts over the same subskills, drawn by the same engine), so its episode is the
-    # same; run it once and report it under both environments.
-    shared = "open-ended" in args.envs and "skill-tree" in args.envs
     tasks: list[Task] = [
-        (domain, env, agent, seed, threads)
+        (domain, env, agent, seed, threads, args.trainer_mode)
         for env in args.envs
         for seed in seeds
         for domain in args.domains
         for agent in args.agents
-        if not (shared and env == "skill-tree" and agent == "no-state")
     ]
-    earlier = json.loads(args.out.read_text()) if args.merge and args.out.exists() else []
+    earlier = _rows(args.out) if args.merge and args.out.exists() else []
+    meta = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at start",
+        "torch": torch.__version__,
+        "trainer_mode": args.trainer_mode or "continue",
+    }
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # Pretrain (and cache) each seed's base student once, seeds in parallel.
@@ -161,10 +193,8 @@ def main() -> None:
         list(pool.map(_warm_base, warm))
         for row in pool.map(_episode, tasks):
             rows.append(row)
-            if shared and row["env"] == "open-ended" and row["agent"] == "no-state":
-                rows.append({**row, "env": "skill-tree", "same_episode_as": "open-ended"})
             # Saved after every episode, so a long run interrupted keeps what it finished.
-            _save(args.out, _merged(earlier, rows))
+            _save(args.out, _merged(earlier, rows), meta)
     rows = _merged(earlier, rows)
     print(table(rows))
     mean_episode = statistics.fmean(r["wall_seconds"] for r in rows)
