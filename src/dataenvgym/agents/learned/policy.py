@@ -32,7 +32,7 @@ Every feature is in [0, 1] or [-1, 1], so that one scale of θ fits them all:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -50,6 +50,7 @@ from dataenvgym.agents.policies import (
     SkillListStatePolicy,
     SkillTreeStatePolicy,
 )
+from dataenvgym.protocols import Policy
 from dataenvgym.types import NewSubskill, Skill, SkillTreeAction, SkillTreeObservation, subskill_key
 
 #: The with-state rule's knobs, for the ``rule`` and ``mastered`` features.
@@ -230,7 +231,7 @@ class LearnedSkillTreePolicy(_Learned, SkillTreeStatePolicy):
 
 
 #: The learned policy of each environment, by its ``env_name``.
-LEARNED_POLICIES = {
+LEARNED_POLICIES: dict[str, Callable[[Sequence[Skill], LearnedParams], Policy]] = {
     "open-ended": LearnedOpenEndedPolicy,
     "skill-list": LearnedSkillListPolicy,
     "skill-tree": LearnedSkillTreePolicy,
