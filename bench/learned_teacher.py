@@ -118,7 +118,7 @@ def summarize(rows: list[dict[str, Any]], settings: list[Setting]) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--settings", default=SETTINGS, help="ENV/DOMAIN, comma-separated")
-    parser.add_argument("--seeds", default="100,101,102")
+    parser.add_argument("--seeds", default="100,101,102,103,104")
     parser.add_argument("--agents", default=",".join(AGENTS))
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
