@@ -318,7 +318,10 @@ def render_include(arg: str, results: Path) -> str:
 
 
 def render_learned_teacher(arg: str, results: Path) -> str:
-    """The learned teacher against with-state on held-out settings, and its training."""
+    """The learned teacher against with-state on held-out settings (``curve``: the learning
+    curve of the training run it ships)."""
+    if arg == "curve":
+        return render_include("learned_teacher/learning_curve.md", results)
     name = "learned_teacher.json"
     data = json.loads((results / name).read_text())
 
