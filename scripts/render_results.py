@@ -352,6 +352,49 @@ def render_mutation(arg: str, results: Path) -> str:
     return "\n\n".join([table(header, rows), note, source_line(name, results)])
 
 
+def render_learned_teacher(arg: str, results: Path) -> str:
+    """The learned teacher against with-state on held-out settings (``curve``: the learning
+    curve of the training run it ships)."""
+    if arg == "curve":
+        return render_include("learned_teacher/learning_curve.md", results)
+    name = "learned_teacher.json"
+    data = json.loads((results / name).read_text())
+
+    def diff(entry: dict[str, Any]) -> str:
+        return pts(entry["mean"], entry["half_width"])
+
+    rows = [
+        [
+            h["setting"],
+            "yes" if h["unseen_domain"] else "no",
+            ", ".join(str(s) for s in h["learned_minus_with_state_test"]["seeds"]),
+            diff(h["learned_minus_with_state_test"]),
+            diff(h["learned_minus_with_state_val"]),
+        ]
+        for h in data["held_out"]
+    ]
+    header = [
+        "held-out setting",
+        "domain unseen in training",
+        "seeds",
+        "learned − with-state, test (pts)",
+        "learned − with-state, validation (pts)",
+    ]
+    training = data["training"]
+    settings = ", ".join(f"{s['env']}/{s['domain']}" for s in training["settings"])
+    seeds = ", ".join(str(s) for s in training["seeds"])
+    caption = (
+        f"Final accuracy after {training['iterations']} iterations at the domain's default "
+        f"budget, paired by seed; {PLUS_MINUS}. Mean over the settings (test): "
+        f"{pts(data['mean_over_settings'])} pts; interval above 0 in "
+        f"{data['settings_with_interval_above_zero']} of {len(data['held_out'])}. "
+        f"Training: {settings}, seeds {seeds}; {training['generations']} generations of "
+        f"{training['population']} candidates, {training['episodes']} episodes, "
+        f"{training['wall_seconds'] / 60:.0f} min of wall time on one worker."
+    )
+    return "\n\n".join([table(header, rows), caption, source_line(name, results)])
+
+
 RENDERERS: dict[str, Callable[[str, Path], str]] = {
     "mutation": render_mutation,
     "headline": render_headline,
@@ -361,6 +404,7 @@ RENDERERS: dict[str, Callable[[str, Path], str]] = {
     "default-subskills": render_subskills,
     "hf-student": render_hf_student,
     "include": render_include,
+    "learned-teacher": render_learned_teacher,
 }
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dataenvgym import check_command, doctor_command, sweep_command
+from dataenvgym.agents.learned import command as learned_command
 from dataenvgym.config import RunConfig, load_config
 from dataenvgym.envs.registration import env_id, register_envs
 from dataenvgym.errors import ConfigError, DataEnvGymError, InvalidActionError
@@ -333,6 +334,7 @@ sweep_command.register(app)  # sweep
 check_command.register(app)  # check-domain
 leaderboard_command.register(app)  # leaderboard
 doctor_command.register(app)  # doctor
+learned_command.register(app)  # train-teacher
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from dataenvgym.agents.base import Agent
+from dataenvgym.agents.learned.agent import make_learned_agent
 from dataenvgym.agents.oracle import make_oracle
 from dataenvgym.agents.plugins import (
     build_custom_agent,
@@ -165,6 +166,7 @@ AGENTS = {
     "no-state": "baseline: same budget, uniform over skills, ignores the observation",
     "oracle": "PRIVILEGED upper bound: one-step look-ahead on the student, private test copy",
     "weakest-first": "poor with-state rule kept as a yardstick: data per unit ∝ (1 − accuracy)²",
+    "learned": "with-state plans, budget split by a rule learned from episodes (train-teacher)",
 }
 
 
@@ -424,7 +426,7 @@ def make_agent(
     """A built-in agent for an environment kind and domain.
 
     Args:
-        name: ``with-state``, ``no-state`` or ``weakest-first``.
+        name: ``with-state``, ``no-state``, ``weakest-first`` or ``learned``.
         env: The environment kind.
         domain: The environment's domain.
         teacher: An LLM teacher: the LLM writes the data (and, with state, plans it);
@@ -454,6 +456,8 @@ def make_agent(
             f"the built-in agents need a domain with procedural generators; {domain.name!r} "
             "has none: use an LLM teacher"
         )
+    if name == "learned":
+        return make_learned_agent(env, domain)
     catalogue = domain.skills()
     if name == "no-state":
         return Agent(

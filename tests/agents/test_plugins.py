@@ -65,6 +65,6 @@ def test_dotted_path_agents(user_package: Path) -> None:
 
 def test_unknown_names_still_list_the_built_in_agents() -> None:
     with pytest.raises(
-        ConfigError, match="choose one of: no-state, oracle, weakest-first, with-state"
+        ConfigError, match="choose one of: learned, no-state, oracle, weakest-first, with-state"
     ):
         check_names(domain="arithmetic", agent="nobody", student=None)

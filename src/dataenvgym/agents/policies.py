@@ -67,6 +67,11 @@ class _Policy:
         for key, (accuracy, partial) in stats.items():
             self.histories.setdefault(key, UnitHistory()).observe(accuracy, partial)
 
+    def _allocate(self, histories: dict[str, UnitHistory], budget: int) -> dict[str, int]:
+        """Split ``budget`` over the units of ``histories`` (overridden by learned policies,
+        which keep the plan-building of the with-state policies and change only this)."""
+        return allocate(histories, budget, self.config)
+
     def _record(self, allocation: dict[str, int]) -> None:
         for key, history in self.histories.items():
             history.data.append(allocation.get(key, 0))
@@ -160,7 +165,7 @@ class OpenEndedStatePolicy(_Policy):
         _expect(observation, OpenEndedObservation)
         assert isinstance(observation, OpenEndedObservation)
         self._observe(_subskill_stats(observation.evaluated))
-        counts = allocate(self.histories, observation.budget_per_iteration, self.config)
+        counts = self._allocate(self.histories, observation.budget_per_iteration)
         self._record(counts)
         errors: dict[str, list[EvaluatedInstance]] = defaultdict(list)
         for item in observation.evaluated:
@@ -193,7 +198,7 @@ class SkillListStatePolicy(_Policy):
         _expect(observation, SkillListObservation)
         assert isinstance(observation, SkillListObservation)
         self._observe({k: (s.accuracy, s.partial) for k, s in observation.skills.items()})
-        counts = allocate(self.histories, observation.budget_per_iteration, self.config)
+        counts = self._allocate(self.histories, observation.budget_per_iteration)
         self._record(counts)
         requests = {}
         for name, count in counts.items():
@@ -240,7 +245,7 @@ class SkillTreeStatePolicy(_Policy):
         }
         fair_share = budget / max(len(histories), 1)
         live = {k: h for k, h in histories.items() if not self._stuck(h, fair_share)}
-        counts = allocate(live, budget, self.config) if live else {}
+        counts = self._allocate(live, budget) if live else {}
         exploit: dict[str, dict[str, int]] = defaultdict(dict)
         for skill in forest.skills.values():
             for sub in skill.subskills.values():

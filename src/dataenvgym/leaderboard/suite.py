@@ -312,6 +312,10 @@ def current_revision(config: RunConfig) -> int | None:
         return NO_STATE_REVISIONS.get(config.env)
     if config.agent == "weakest-first":
         return WEAKEST_FIRST_REVISION
+    if config.agent == "learned":
+        from dataenvgym.agents.learned.agent import LEARNED_REVISION
+
+        return LEARNED_REVISION
     return ORACLE_REVISION if config.agent == "oracle" else None
 
 
