@@ -105,7 +105,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             )
             for a in AGENTS
         }
-        if not all(by_agent.values()):
+        # Only seeds both agents finished (a run in progress saves after every episode).
+        both = {r["seed"] for r in by_agent["with-state"]} & {
+            r["seed"] for r in by_agent["no-state"]
+        }
+        by_agent = {a: [r for r in rows_ if r["seed"] in both] for a, rows_ in by_agent.items()}
+        if not both:
             continue
         paired = [
             w["final"] - n["final"]
