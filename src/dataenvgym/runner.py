@@ -6,6 +6,7 @@ every iteration (for plots) and at the end, and never hands it to the agent.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -339,6 +340,11 @@ def run_episode(
     if health_summary is not None:
         summary["teacher_health"] = health_summary
     if folder is not None:
+        config_file = folder.root / "config.yaml"
+        if config_file.is_file():
+            # Readers of a finished run check config.yaml against it: a damaged copy that
+            # still parses (cut at a line end) would otherwise pass for the run's settings.
+            summary["config_sha256"] = hashlib.sha256(config_file.read_bytes()).hexdigest()
         folder.write_summary(summary)
         folder.event("end", wall_seconds=summary["wall_seconds"])
     return summary

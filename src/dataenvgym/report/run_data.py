@@ -8,6 +8,7 @@ LLM usage).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,13 @@ def _read_jsonl(path: Path, *, required: bool = False) -> list[dict[str, Any]]:
             raise _unreadable(path, f"line {number} is not a JSON object")
         rows.append(row)
     return rows
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise _unreadable(path, f"cannot be read ({err.strerror or type(err).__name__})") from err
 
 
 def _check_summary(path: Path, summary: dict[str, Any]) -> None:
@@ -295,6 +303,9 @@ def load_run(path: str | Path) -> RunData:
     config: dict[str, Any] = {}
     config_path = root / "config.yaml"
     if config_path.is_file():
+        recorded = summary.get("config_sha256")
+        if isinstance(recorded, str) and recorded != _sha256(config_path):
+            raise _unreadable(config_path, "does not match the checksum in summary.json")
         try:
             config = yaml.safe_load(_read_text(config_path)) or {}
         except yaml.YAMLError as err:
