@@ -144,7 +144,7 @@ def _save(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     path.with_suffix(".md").write_text(
-        f"# With state vs no state ({meta['trainer_mode']} trainer)\n\n"
+        f"# With state vs no state\n\n## The {meta['trainer_mode']} trainer\n\n"
         f"`{meta['command']}` — {meta['date']}, {meta['machine']}, torch {meta['torch']}.\n\n"
         "Final test accuracy and gain over the base student: mean ± half-width of a 95 % t "
         "interval over seeds; with − no state is paired by seed.\n\n" + table(rows) + "\n"
