@@ -80,7 +80,7 @@ def _warm_base(task: tuple[str, int, int]) -> None:
 def _mean_half(values: list[float]) -> tuple[float, float]:
     """Mean and half-width of the 95 % t interval (nan for one value)."""
     interval = t_interval(values)
-    half = interval.high - interval.mean if len(values) > 1 else float("nan")
+    half = interval.half_width if len(values) > 1 else float("nan")
     return interval.mean, half
 
 

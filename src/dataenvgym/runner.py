@@ -6,7 +6,6 @@ every iteration (for plots) and at the end, and never hands it to the agent.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataenvgym.agents.base import Agent
 from dataenvgym.checkpoint import DamagedCheckpointError, remove_staging, restore, save_checkpoint
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import TeacherDegraded
+from dataenvgym.manifest import file_digest
 from dataenvgym.numerics import describe as describe_numerics
 from dataenvgym.protocols import AdapterStudent
 from dataenvgym.resume import (
@@ -344,7 +344,7 @@ def run_episode(
         if config_file.is_file():
             # Readers of a finished run check config.yaml against it: a damaged copy that
             # still parses (cut at a line end) would otherwise pass for the run's settings.
-            summary["config_sha256"] = hashlib.sha256(config_file.read_bytes()).hexdigest()
+            summary["config_sha256"] = file_digest(config_file)
         folder.write_summary(summary)
         folder.event("end", wall_seconds=summary["wall_seconds"])
     return summary

@@ -8,7 +8,6 @@ LLM usage).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from dataenvgym.errors import DataEnvGymError
+from dataenvgym.manifest import file_digest
 
 
 class RunFolderError(DataEnvGymError):
@@ -80,7 +80,7 @@ def _read_jsonl(path: Path, *, required: bool = False) -> list[dict[str, Any]]:
 
 def _sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_digest(path)
     except OSError as err:
         raise _unreadable(path, f"cannot be read ({err.strerror or type(err).__name__})") from err
 
