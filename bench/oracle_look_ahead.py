@@ -36,7 +36,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataenvgym.agents.oracle import parse_look_ahead_notes
+from dataenvgym.agents.oracle_notes import parse_look_ahead_notes
 from dataenvgym.report.run_data import RunFolderError, load_run
 from dataenvgym.scoring import t_interval
 

@@ -34,7 +34,8 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
 
 
-Task = tuple[str, str, str, int, int, str | None]  # domain, env, agent, seed, threads, mode
+# domain, env, agent, seed, threads, trainer mode, budget (None: the domain's default)
+Task = tuple[str, str, str, int, int, str | None, int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -43,8 +44,9 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.config import RunConfig
     from dataenvgym.execute import execute_run
 
-    domain, env, agent, seed, threads, mode = task
+    domain, env, agent, seed, threads, mode, budget = task
     torch.set_num_threads(threads)
+    extra: dict[str, Any] = {"budget": budget} if budget else {}
     config = RunConfig(
         env=env,  # type: ignore[arg-type]
         domain=domain,
@@ -52,6 +54,7 @@ def _episode(task: Task) -> dict[str, Any]:
         seed=seed,
         test_every_iteration=False,
         trainer={"mode": mode} if mode else {},  # type: ignore[arg-type]
+        **extra,
     )
     summary = execute_run(config, None, show_progress=False)
     return {
@@ -60,6 +63,7 @@ def _episode(task: Task) -> dict[str, Any]:
         "agent": agent,
         "seed": seed,
         "trainer_mode": config.trainer.mode,
+        "budget": config.budget,
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
         "wall_seconds": summary["wall_seconds"],
@@ -85,12 +89,15 @@ def _mean_half(values: list[float]) -> tuple[float, float]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of the results."""
+    """Markdown table of the results: every agent's final accuracy and gain, and its
+    difference to no-state paired by seed."""
     lines = [
-        "| domain | env | agent | final test acc | gain over base | with − no state (paired) |",
+        "| domain | env | agent | final test acc | gain over base | − no state (paired) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     domains = sorted({r.get("domain", "arithmetic") for r in rows})
+    present = {r["agent"] for r in rows}
+    agents = [a for a in AGENTS if a in present] + sorted(present - set(AGENTS))
     for domain, env in ((d, e) for d in domains for e in ENVS):
         by_agent = {
             a: sorted(
@@ -103,26 +110,27 @@ def table(rows: list[dict[str, Any]]) -> str:
                 ),
                 key=lambda r: r["seed"],
             )
-            for a in AGENTS
+            for a in agents
         }
-        # Only seeds both agents finished (a run in progress saves after every episode).
-        both = {r["seed"] for r in by_agent["with-state"]} & {
-            r["seed"] for r in by_agent["no-state"]
-        }
-        by_agent = {a: [r for r in rows_ if r["seed"] in both] for a, rows_ in by_agent.items()}
+        # Only seeds every agent finished (a run in progress saves after every episode).
+        seed_sets = [{r["seed"] for r in agent_rows} for agent_rows in by_agent.values()]
+        both = set.intersection(*seed_sets) if seed_sets else set()
         if not both:
             continue
-        paired = [
-            w["final"] - n["final"]
-            for w, n in zip(by_agent["with-state"], by_agent["no-state"], strict=True)
-        ]
-        diff_mean, diff_se = _mean_half(paired)
-        for agent in AGENTS:
+        by_agent = {a: [r for r in rows_ if r["seed"] in both] for a, rows_ in by_agent.items()}
+        for agent in agents:
             finals = [r["final"] for r in by_agent[agent]]
             gains = [r["final"] - r["initial"] for r in by_agent[agent]]
             f_mean, f_se = _mean_half(finals)
             g_mean, g_se = _mean_half(gains)
-            diff = f"{100 * diff_mean:+.1f} ± {100 * diff_se:.1f} pts" if agent == AGENTS[0] else ""
+            diff = ""
+            if agent != "no-state" and "no-state" in by_agent:
+                paired = [
+                    w["final"] - n["final"]
+                    for w, n in zip(by_agent[agent], by_agent["no-state"], strict=True)
+                ]
+                diff_mean, diff_se = _mean_half(paired)
+                diff = f"{100 * diff_mean:+.1f} ± {100 * diff_se:.1f} pts"
             lines.append(
                 f"| {domain} | {env} | {agent} | {f_mean:.3f} ± {f_se:.3f} | "
                 f"{100 * g_mean:+.1f} ± {100 * g_se:.1f} pts | {diff} |"
@@ -143,17 +151,25 @@ def _merged(earlier: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[d
 def _save(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    runs = [*meta.get("earlier_runs", []), meta]
+    made = "\n".join(
+        f"- `{m['command']}` — {m['date']}, {m['machine']}, torch {m['torch']}." for m in runs
+    )
     path.with_suffix(".md").write_text(
-        f"# With state vs no state\n\n## The {meta['trainer_mode']} trainer\n\n"
-        f"`{meta['command']}` — {meta['date']}, {meta['machine']}, torch {meta['torch']}.\n\n"
+        f"# Agents vs no state\n\n## The {meta['trainer_mode']} trainer\n\n{made}\n\n"
         "Final test accuracy and gain over the base student: mean ± half-width of a 95 % t "
-        "interval over seeds; with − no state is paired by seed.\n\n" + table(rows) + "\n"
+        "interval over seeds; − no state is paired by seed.\n\n" + table(rows) + "\n"
     )
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _earlier(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows already in ``path`` and the records of the commands that made them."""
     data = json.loads(path.read_text())
-    return data["rows"] if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        return data, []
+    meta = data.get("meta")
+    runs = [*meta.pop("earlier_runs", []), meta] if isinstance(meta, dict) else []
+    return data["rows"], runs
 
 
 def main() -> None:
@@ -167,6 +183,7 @@ def main() -> None:
     parser.add_argument(
         "--trainer-mode", choices=["continue", "retrain"], default=None, help="default: continue"
     )
+    parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
     parser.add_argument(
         "--merge", action="store_true", help="add to the rows already in --out (other seeds)"
     )
@@ -176,13 +193,13 @@ def main() -> None:
     started = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     tasks: list[Task] = [
-        (domain, env, agent, seed, threads, args.trainer_mode)
+        (domain, env, agent, seed, threads, args.trainer_mode, args.budget)
         for env in args.envs
         for seed in seeds
         for domain in args.domains
         for agent in args.agents
     ]
-    earlier = _rows(args.out) if args.merge and args.out.exists() else []
+    earlier, earlier_runs = _earlier(args.out) if args.merge and args.out.exists() else ([], [])
     meta = {
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
@@ -190,6 +207,7 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f} at start",
         "torch": torch.__version__,
         "trainer_mode": args.trainer_mode or "continue",
+        "earlier_runs": earlier_runs,  # the commands of the rows kept from --out (--merge)
     }
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -14,8 +14,8 @@ from dataenvgym.agents.oracle import (
     OracleConfig,
     make_oracle,
     oracle_allocation,
-    parse_look_ahead_notes,
 )
+from dataenvgym.agents.oracle_notes import parse_look_ahead_notes
 from dataenvgym.agents.policies import OpenEndedStatePolicy, SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
 from dataenvgym.envs.base import TeacherEnv
@@ -87,6 +87,7 @@ def test_oracle_is_privileged_within_budget_and_never_scores_a_test_item(
     look = agent.oracle.log[-1]
     assert look.candidates[0].label == "uniform"
     assert "with-state" in [c.label for c in look.candidates]  # the built-in rule competes
+    assert not [c for c in look.candidates if c.label.startswith("search")]  # off by default
     assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
     # The plan's notes keep what it measured, readable back from a run folder.
     noted = parse_look_ahead_notes(action.notes)

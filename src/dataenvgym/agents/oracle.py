@@ -1,4 +1,4 @@
-"""The oracle teacher: a privileged upper bound for the built-in (procedural) domains.
+"""The oracle teacher: a privileged upper reference for the built-in (procedural) domains.
 
 It sees what no real teacher can: the student itself. Before each step it
 
@@ -6,18 +6,22 @@ It sees what no real teacher can: the student itself. Before each step it
    the domain's own generators with the oracle's own seed, balanced per subskill like the
    test split, never a validation or test item (their prompts are used only to exclude
    them from this copy);
-2. looks one step ahead: copies of the student are trained by the environment's own
-   trainer (same steps, seed and replay) on candidate data for this step: uniform, and
-   allocations ∝ what each subskill gained under uniform over a floor, equal shares over
-   the subskills that gained, and what the built-in with-state policy would send;
+2. tries allocations on copies of the student, each trained by the environment's own
+   trainer (same steps, seed and replay): uniform; allocations ∝ what each subskill gained
+   under uniform over a floor; equal shares over the subskills that gained; what the
+   built-in with-state policy would send; and then a search (the cross-entropy method on
+   unit shares, :mod:`dataenvgym.agents.oracle_search`) around the best of these. With a
+   ``horizon`` above 1 each copy is rolled on with the same allocation to the horizon's
+   end (never past the episode's), and judged there;
 3. submits the data of the candidate whose copy scores best on the private items. The data
    are drawn as the procedural engine draws them (the full count, none the oracle wrote
    before in this episode, and here none of its private items), and like every engine's
    they lose what the environment's contamination guard drops, without refill: a copy
    trains on the data the environment will keep, so the real step is exactly the chosen
-   copy's training and the oracle trains on no more data than an engine would. It spends
-   the same budget as every other agent, and the environment takes over that trained copy
-   instead of training the same data a second time.
+   copy's first step and the oracle trains on no more data than an engine would. Every
+   candidate is rounded to exactly the step's budget, so it spends the same budget as
+   every other agent, and the environment takes over the chosen copy instead of training
+   the same data a second time.
 
 Why a look-ahead and not "largest headroom": on this project's arithmetic, sending data
 where accuracy is lowest loses to uniform data (see docs/when-state-pays.md) because
@@ -27,17 +31,19 @@ either: measured, an oracle that spent 80 % of a step ∝ gain² on carries and 
 lifted them by 50 points while no-carry addition fell from 1.00 to 0.64 (the student learnt
 to carry everywhere), and the next step undid it. So whole allocations are judged by the
 private accuracy they reach.
-The look-ahead costs up to three extra training steps per iteration (the chosen copy's
-training is the step's own: :class:`HandOverTrainer`).
+
+What it costs: each candidate is one training step of a copy (``horizon`` steps with a
+roll-out), and there are up to four fixed candidates plus ``search_population`` ×
+``search_generations`` searched ones per step; the chosen copy's first step is the
+environment's own (:class:`HandOverTrainer`).
 
 The oracle is marked ``privileged`` in every run folder, summary and table.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
-import re
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +52,7 @@ from dataenvgym.agents.allocation import AllocationConfig, largest_remainder
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
 from dataenvgym.agents.oracle_draw import counts_to_action, draw_as_an_engine, private_items
+from dataenvgym.agents.oracle_search import elite_mean, sample_allocations
 from dataenvgym.agents.policies import STATE_POLICIES
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
@@ -79,6 +86,17 @@ class OracleConfig:
             its own episodes, not every oracle episode.
         partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
             tie-breaker between subskills whose exact accuracy has not moved yet.
+        search_population: Allocations sampled per generation of the search around the best
+            ones tried (the cross-entropy method on unit shares,
+            :mod:`dataenvgym.agents.oracle_search`); 0 tries the fixed candidates only.
+        search_generations: Generations of that search per step.
+        search_sigma: Spread of the first generation's logits; each later one halves it.
+        elite: How many of the best allocations tried so far centre the next generation.
+        horizon: Steps each candidate is judged over: 1 judges the private accuracy right
+            after the step; ``h`` > 1 rolls the trained copy ``h - 1`` steps further (never
+            past the episode's end) on fresh data of the same allocation and judges the
+            accuracy it ends at, so an allocation that pays later is not lost to one that
+            pays now. Only the first step's data is ever submitted.
     """
 
     private_per_subskill: int = 300
@@ -89,6 +107,11 @@ class OracleConfig:
         default_factory=lambda: AllocationConfig(variance_weight=0.0)
     )
     partial_weight: float = 0.25
+    search_population: int = 0
+    search_generations: int = 1
+    search_sigma: float = 0.75
+    elite: int = 2
+    horizon: int = 1
 
 
 def oracle_allocation(
@@ -120,7 +143,9 @@ class Candidate:
 
     label: str
     counts: dict[str, int]
-    private_accuracy: float  # after training on its data: what the oracle maximises
+    # What the oracle maximises: private accuracy after training on its data (with a
+    # horizon > 1, after rolling the same allocation on to the horizon's end).
+    private_accuracy: float
     data: list[TrainingDatum] = field(default_factory=list, repr=False)  # what it submits
     kept: list[TrainingDatum] = field(default_factory=list, repr=False)  # what the env keeps
     scores: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
@@ -221,7 +246,8 @@ class OraclePolicy:
     # ------------------------------------------------------------------ planning
 
     def choose(self, observation: Observation) -> Candidate:
-        """This step's allocation and data, from a one-step look-ahead."""
+        """This step's allocation and data, from a look-ahead over fixed and searched
+        candidates."""
         env = self._env()
         budget = observation.budget_per_iteration
         before = self._private_scores(env.student)
@@ -245,9 +271,33 @@ class OraclePolicy:
         for tag, (label, counts) in enumerate(options, start=1):
             if all(counts != c.counts for c in candidates):
                 candidates.append(self._try(label, counts, tag=tag)[0])
+        self._search(candidates, budget, first_tag=len(options) + 1)
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
+
+    def _search(self, candidates: list[Candidate], budget: int, *, first_tag: int) -> None:
+        """Add the cross-entropy method's samples around the elite to ``candidates``
+        (their data are drawn with tags from ``first_tag`` on)."""
+        config = self.config
+        tag = first_tag
+        rng = random.Random(f"oracle-search:{self.seed}:{self._env().iteration}")
+        for generation in range(config.search_generations if config.search_population else 0):
+            ranked = sorted(candidates, key=lambda c: -c.private_accuracy)
+            centre = elite_mean([c.counts for c in ranked[: max(1, config.elite)]], self.units)
+            drawn = sample_allocations(
+                centre,
+                self.units,
+                budget,
+                population=config.search_population,
+                sigma=config.search_sigma / 2**generation,
+                rng=rng,
+                exclude=[c.counts for c in candidates],
+            )
+            for index, counts in enumerate(drawn, start=1):
+                label = f"search {generation + 1}.{index}"
+                candidates.append(self._try(label, counts, tag=tag)[0])
+                tag += 1
 
     def _with_state_counts(self, observation: Observation) -> dict[str, int]:
         """Per-subskill counts of the built-in with-state policy's plan for ``observation``
@@ -286,9 +336,12 @@ class OraclePolicy:
     def _try(
         self, label: str, counts: dict[str, int], *, tag: int
     ) -> tuple[Candidate, dict[str, tuple[float, float]]]:
-        """Write the data of ``counts``, train it into a copy, score the copy privately.
+        """Write the data of ``counts``, train it into a copy, score the copy privately
+        (after ``config.horizon`` steps of this allocation; the first step's scores are
+        returned too).
 
-        The best copy so far is kept (:attr:`trained_copy`) for the environment's step.
+        The best copy so far, as trained by the first step, is kept (:attr:`trained_copy`)
+        for the environment's step.
         """
         env = self._env()
         own = self.drawn | self.private_prompts | {d.prompt for d in env.accumulated}
@@ -311,12 +364,56 @@ class OraclePolicy:
             seed=env.seed_value,
         )
         scores = self._private_scores(probe)
-        accuracy = sum(a for a, _ in scores.values()) / len(self.units)
+        accuracy = (
+            self._rolled_out(probe, counts, kept, own, tag)
+            if self._horizon() > 1
+            else (sum(a for a, _ in scores.values()) / len(self.units))
+        )
         # Strictly better only: on ties the earlier candidate wins, as in ``choose``.
         if self.trained_copy is None or accuracy > self.trained_copy.private_accuracy:
             prompts = [d.prompt for d in kept]
             self.trained_copy = TrainedCopy(probe, stats, prompts, accuracy, env.iteration + 1)
         return Candidate(label, counts, accuracy, data, kept, scores), scores
+
+    def _horizon(self) -> int:
+        """Steps a candidate is judged over: the configured horizon, within the episode."""
+        env = self._env()
+        return max(1, min(self.config.horizon, env.config.max_iterations - env.iteration))
+
+    def _rolled_out(
+        self,
+        stepped: Student,
+        counts: dict[str, int],
+        kept: list[TrainingDatum],
+        own: set[str],
+        tag: int,
+    ) -> float:
+        """Private accuracy after rolling a copy of ``stepped`` on with ``counts`` for the
+        rest of the horizon, on fresh data nobody submits (``stepped`` is left as it is)."""
+        env = self._env()
+        student = _copy_student(stepped)
+        accumulated = [*env.accumulated, *kept]
+        taken = own | {d.prompt for d in kept}
+        for ahead in range(1, self._horizon()):
+            _, more = draw_as_an_engine(
+                self.domain,
+                counts,
+                taken,
+                self.evaluation,
+                salt=f"oracle-rollout:{self.seed}:{env.iteration}:{tag}:{ahead}",
+            )
+            taken |= {d.prompt for d in more}
+            accumulated += more
+            self._trainer().train(
+                student,
+                more,
+                accumulated,
+                base=env.base,
+                iteration=env.iteration + 1 + ahead,
+                seed=env.seed_value,
+            )
+        scores = self._private_scores(student)
+        return sum(a for a, _ in scores.values()) / len(self.units)
 
     def _trainer(self) -> Trainer:
         self._env()
@@ -354,52 +451,6 @@ class OraclePolicy:
         }
 
 
-_NOTED_GAINS = re.compile(r"gains under uniform (\{[^}]*\})")
-_NOTED_CANDIDATES = re.compile(r"private accuracy per candidate (\{[^}]*\}); chose (.+?): \{")
-
-
-@dataclass(frozen=True)
-class NotedLookAhead:
-    """A look-ahead as a plan's notes keep it (values rounded as :meth:`OraclePolicy.notes`
-    writes them).
-
-    Attributes:
-        gains: Per subskill, what one uniform step gained on the private items (exact match
-            plus ``partial_weight`` × partial credit).
-        private_accuracy: Each tried candidate's private accuracy after its step.
-        chosen: The label of the candidate submitted.
-    """
-
-    gains: dict[str, float]
-    private_accuracy: dict[str, float]
-    chosen: str
-
-
-def parse_look_ahead_notes(notes: str) -> NotedLookAhead | None:
-    """Read back what :meth:`OraclePolicy.notes` wrote into a plan.
-
-    Run folders keep only the notes of a look-ahead, so this is how a reader of a run folder
-    (``bench/oracle_look_ahead.py``) sees what the oracle measured. Returns ``None`` for
-    notes that are not an oracle look-ahead's, or not whole.
-    """
-    tried_match = _NOTED_CANDIDATES.search(notes)
-    gains_match = _NOTED_GAINS.search(notes)
-    if tried_match is None or gains_match is None:
-        return None
-    try:
-        tried = ast.literal_eval(tried_match.group(1))
-        gains = ast.literal_eval(gains_match.group(1))
-    except (ValueError, SyntaxError):  # edited or cut notes: not a look-ahead to read
-        return None
-    if not isinstance(tried, dict) or "uniform" not in tried or not isinstance(gains, dict):
-        return None
-    return NotedLookAhead(
-        gains={str(unit): float(value) for unit, value in gains.items()},
-        private_accuracy={str(label): float(value) for label, value in tried.items()},
-        chosen=tried_match.group(2),
-    )
-
-
 def _copy_student(student: Student) -> Student:
     try:
         probe = copy.deepcopy(student)
@@ -429,7 +480,9 @@ class OracleEngine:
 
 #: The oracle's :attr:`Agent.revision`. 2: its data are drawn as an engine draws them and
 #: lose what the contamination guard drops (revision 1 left evaluation prompts out before
-#: writing and refilled, training on up to 13 % more data than the other agents).
+#: writing and refilled, training on up to 13 % more data than the other agents). The search
+#: and the roll-out (``search_population``, ``horizon``) are off by default, so the default
+#: oracle (the one boards and ``run --agent oracle`` play) plays revision 2's episodes.
 ORACLE_REVISION = 2
 
 

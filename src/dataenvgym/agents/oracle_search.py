@@ -1,0 +1,69 @@
+"""The oracle's search over allocations: the cross-entropy method on unit shares.
+
+The oracle's fixed candidates (uniform, gain-proportional, the with-state rule's plan) are a
+handful of points in the space of allocations. The search samples more around the best of
+them: each allocation is a vector of logits over the units, shares are their softmax, and a
+generation draws logits from a normal distribution centred on the mean logits of the elite
+(the best allocations tried so far in this step) with a spread that narrows each generation.
+Every sampled allocation is rounded to exactly the step's budget, so however wide the search,
+the data submitted is never more than any agent's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+
+from dataenvgym.agents.allocation import largest_remainder
+
+#: Shares below this are treated as this share when turned into logits (log 0 is -inf).
+_MIN_SHARE = 1e-6
+
+
+def logits_of(counts: Mapping[str, int], units: Sequence[str]) -> list[float]:
+    """Log-shares of an allocation (units it gives nothing get a small share)."""
+    total = sum(counts.get(u, 0) for u in units) or 1
+    return [math.log(max(counts.get(u, 0) / total, _MIN_SHARE)) for u in units]
+
+
+def counts_of(logits: Sequence[float], units: Sequence[str], budget: int) -> dict[str, int]:
+    """Softmax shares of ``logits`` rounded to exactly ``budget`` (largest remainder)."""
+    top = max(logits)
+    weights = [math.exp(z - top) for z in logits]
+    mass = sum(weights)
+    return largest_remainder({u: w / mass for u, w in zip(units, weights, strict=True)}, budget)
+
+
+def elite_mean(elites: Sequence[Mapping[str, int]], units: Sequence[str]) -> list[float]:
+    """The mean logits of the elite allocations: the centre of the next generation."""
+    vectors = [logits_of(counts, units) for counts in elites]
+    return [sum(column) / len(vectors) for column in zip(*vectors, strict=True)]
+
+
+def sample_allocations(
+    centre: Sequence[float],
+    units: Sequence[str],
+    budget: int,
+    *,
+    population: int,
+    sigma: float,
+    rng: random.Random,
+    exclude: Sequence[Mapping[str, int]] = (),
+) -> list[dict[str, int]]:
+    """``population`` allocations drawn around ``centre`` (logits), each exactly ``budget``.
+
+    Allocations equal to one in ``exclude`` (already tried) or drawn twice are redrawn, a
+    bounded number of times, so fewer may come back when the space is that small.
+    """
+    seen = [dict(c) for c in exclude]
+    out: list[dict[str, int]] = []
+    for _ in range(population * 10):
+        if len(out) >= population:
+            break
+        logits = [z + sigma * rng.gauss(0.0, 1.0) for z in centre]
+        counts = counts_of(logits, units, budget)
+        if counts not in seen:
+            seen.append(counts)
+            out.append(counts)
+    return out

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from dataenvgym.agents.oracle import OracleAgent, OracleConfig, make_oracle
+from dataenvgym.agents.oracle_search import (
+    counts_of,
+    elite_mean,
+    logits_of,
+    sample_allocations,
+)
+from dataenvgym.registry import make_env
+
+UNITS = ["a/x", "a/y", "b/z", "b/w"]
+
+
+def test_logits_round_trip_to_the_same_allocation() -> None:
+    counts = {"a/x": 50, "a/y": 30, "b/z": 15, "b/w": 5}
+    assert counts_of(logits_of(counts, UNITS), UNITS, 100) == counts
+    # Rescaled to another budget, shares are kept and the sum is exact.
+    assert counts_of(logits_of(counts, UNITS), UNITS, 37) == {
+        "a/x": 18,
+        "a/y": 11,
+        "b/z": 6,
+        "b/w": 2,
+    }
+    # A unit given nothing keeps a tiny share, not -inf.
+    assert counts_of(logits_of({"a/x": 10}, UNITS), UNITS, 10) == {
+        "a/x": 10,
+        "a/y": 0,
+        "b/z": 0,
+        "b/w": 0,
+    }
+
+
+def test_the_elite_mean_lies_between_its_members() -> None:
+    centre = elite_mean([{"a/x": 90, "a/y": 10}, {"a/x": 10, "a/y": 90}], ["a/x", "a/y"])
+    assert centre[0] == pytest.approx(centre[1])
+    assert counts_of(centre, ["a/x", "a/y"], 100) == {"a/x": 50, "a/y": 50}
+
+
+@pytest.mark.parametrize("budget", [5, 7, 384])
+def test_samples_spend_exactly_the_budget_and_are_new(budget: int) -> None:
+    tried = [dict.fromkeys(UNITS, 1) | {"a/x": budget - 3}]
+    drawn = sample_allocations(
+        logits_of(tried[0], UNITS),
+        UNITS,
+        budget,
+        population=6,
+        sigma=3.0,
+        rng=random.Random(0),
+        exclude=tried,
+    )
+    assert drawn and all(sum(c.values()) == budget for c in drawn)
+    assert all(min(c.values()) >= 0 for c in drawn)
+    assert tried[0] not in drawn
+    assert len({tuple(sorted(c.items())) for c in drawn}) == len(drawn)
+    # No spread: every draw is the centre, which was tried already, so nothing new comes back.
+    same = sample_allocations(
+        logits_of(tried[0], UNITS),
+        UNITS,
+        budget,
+        population=3,
+        sigma=0.0,
+        rng=random.Random(0),
+        exclude=tried,
+    )
+    assert same == []
+
+
+class _CountingTrainer:
+    """Wraps a trainer and records the iteration of every call."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.iterations: list[int] = []
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        self.iterations.append(kwargs["iteration"])
+        return self.inner.train(*args, **kwargs)
+
+
+@pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
+def test_the_search_never_spends_more_than_the_budget(env_name: str, tiny_kwargs: Any) -> None:
+    env = make_env(**tiny_kwargs(env_name))
+    config = OracleConfig(private_per_subskill=30, search_population=3, search_generations=2)
+    agent = make_oracle(env.domain, config)
+    observation, _ = env.reset(seed=3)
+    agent.reset(seed=3)
+    agent.attach_env(env)
+    action = agent.act(observation)
+    look = agent.oracle.log[-1]
+    searched = [c for c in look.candidates if c.label.startswith("search")]
+    assert {c.label.split(".")[0] for c in searched} == {"search 1", "search 2"}
+    budget = observation.budget_per_iteration
+    # Every candidate, fixed or searched, is exactly the step's budget; what is submitted
+    # is the chosen one's data, never more than the budget.
+    assert all(sum(c.counts.values()) == budget for c in look.candidates)
+    assert all(len(c.data) <= budget for c in look.candidates)
+    assert len(action.data) <= budget
+    assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
+    counts = [tuple(sorted(c.counts.items())) for c in look.candidates]
+    assert len(set(counts)) == len(counts)  # nothing tried twice
+
+
+def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
+    tiny_kwargs: Any,
+) -> None:
+    kwargs = tiny_kwargs("skill-list")
+    kwargs["env_config"] = {**kwargs.get("env_config", {}), "max_iterations": 3}
+    env = make_env(**kwargs)
+    config = OracleConfig(private_per_subskill=30, search_population=1, horizon=3)
+    agent = make_oracle(env.domain, config)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    counting = _CountingTrainer(env.trainer)
+    env.trainer = counting
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    for iteration in range(3):
+        counting.iterations.clear()
+        action = agent.act(observation)
+        look = agent.oracle.log[-1]
+        tried = len(look.candidates)
+        # Each candidate: its own step, then the rest of the horizon, never past the end.
+        steps = list(range(iteration + 1, min(iteration + 3, 3) + 1))
+        assert counting.iterations == steps * tried
+        observation, *_ = env.step(action)
+        assert len(counting.iterations) == len(steps) * tried  # the step trained nothing
+        # The environment's student is the chosen candidate's first step, not its roll-out.
+        assert agent.oracle._private_scores(env.student) == look.chosen.scores
