@@ -128,6 +128,23 @@ def table(rows: list[dict[str, Any]], reference: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write(
+    out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], reference: list[dict[str, Any]]
+) -> None:
+    """Save the rows (JSON) and their table (Markdown, beside it)."""
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    made = "\n".join(
+        f"- `{m['command']}` — {m['date']}, {m['machine']}."
+        for m in [*meta.get("earlier_runs", []), meta]
+    )
+    out.with_suffix(".md").write_text(
+        f"# Oracle strength\n\n{made}\n\n"
+        f"Reference rows (no state, with state): `{meta['reference']}`. Differences are paired "
+        "by seed: mean ± half-width of a 95 % t interval, with the number of seeds paired in "
+        "brackets; episode s excludes pretraining.\n\n" + table(rows, reference) + "\n"
+    )
+
+
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["domain"], row["env"], row["variant"], row["seed"], row["trainer_mode"])
 
@@ -168,24 +185,13 @@ def main() -> None:
         "reference": str(args.reference),
         "earlier_runs": earlier_runs,  # the commands of the rows kept from --out
     }
-    made = "\n".join(
-        f"- `{m['command']}` — {m['date']}, {m['machine']}." for m in [*earlier_runs, meta]
-    )
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for row in pool.map(_episode, tasks):
             rows.append(row)
             fresh = {_key(r) for r in rows}
             merged = [r for r in earlier if _key(r) not in fresh] + rows
-            args.out.write_text(json.dumps({"meta": meta, "rows": merged}, indent=2) + "\n")
-            args.out.with_suffix(".md").write_text(
-                f"# Oracle strength\n\n{made}\n\n"
-                f"Reference rows (no state, with state): `{args.reference}`. "
-                "Differences are paired by seed: mean ± half-width of a 95 % t interval "
-                "(seeds in brackets); episode s excludes pretraining.\n\n"
-                + table(merged, reference)
-                + "\n"
-            )
+            write(args.out, meta, merged, reference)
             print(row, flush=True)
     print(table([r for r in earlier if _key(r) not in {_key(x) for x in rows}] + rows, reference))
 

@@ -1,0 +1,71 @@
+"""The tables of the agent comparison benches: paired by seed, every agent against no-state."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+BENCH = Path(__file__).parents[2] / "bench"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(agent: str, seed: int, final: float, env: str = "skill-list") -> dict[str, Any]:
+    return {
+        "domain": "arithmetic",
+        "env": env,
+        "agent": agent,
+        "seed": seed,
+        "initial": 0.3,
+        "final": final,
+        "wall_seconds": 10.0,
+    }
+
+
+def test_every_agent_is_paired_with_no_state_on_the_seeds_all_finished() -> None:
+    bench = _load("state_vs_no_state")
+    rows = [
+        _row("no-state", 0, 0.50),
+        _row("no-state", 1, 0.40),
+        _row("with-state", 0, 0.56),
+        _row("with-state", 1, 0.44),
+        _row("weakest-first", 0, 0.30),
+        _row("weakest-first", 1, 0.30),
+        _row("weakest-first", 2, 0.90),  # no-state has no seed 2: left out of every row
+    ]
+    lines = {line.split(" | ")[2]: line for line in bench.table(rows).splitlines()[2:]}
+    assert "+5.0 ±" in lines["with-state"]  # mean of +6 and +4
+    assert "-15.0 ±" in lines["weakest-first"]  # mean of -20 and -10, seed 2 unpaired
+    assert lines["no-state"].endswith("|  |")  # no difference to itself
+    assert "0.300 ±" in lines["weakest-first"]
+
+
+def test_oracle_variants_are_paired_with_both_references_by_seed() -> None:
+    bench = _load("oracle_strength")
+    reference = [
+        _row("no-state", 0, 0.50),
+        _row("no-state", 1, 0.40),
+        _row("with-state", 0, 0.55),
+    ]
+    rows = [
+        {**_row("oracle", 0, 0.60), "variant": "a"},
+        {**_row("oracle", 1, 0.52), "variant": "a"},
+        {**_row("oracle", 0, 0.50), "variant": "b", "wall_seconds": 30.0},
+    ]
+    lines = bench.table(rows, reference).splitlines()[2:]
+    assert len(lines) == 2
+    a, b = (line.split(" | ") for line in lines)
+    assert a[2:5] == ["a", "0,1", "0.560"]
+    assert a[5].startswith("+11.0 ±") and a[5].endswith("(2)")  # +10 and +12
+    assert a[6] == "+5.0 (1 seed)"  # with-state ran seed 0 only
+    assert b[5] == "+0.0 (1 seed)" and b[7] == "30 |"
