@@ -13,9 +13,9 @@ from dataenvgym.agents.oracle import (
     OracleAgent,
     OracleConfig,
     make_oracle,
-    oracle_allocation,
 )
 from dataenvgym.agents.oracle_notes import parse_look_ahead_notes
+from dataenvgym.agents.oracle_search import oracle_allocation
 from dataenvgym.agents.policies import OpenEndedStatePolicy, SkillTreeStatePolicy
 from dataenvgym.domains.arithmetic.domain import ArithmeticDomain
 from dataenvgym.envs.base import TeacherEnv

@@ -12,6 +12,7 @@ from dataenvgym.agents.oracle_search import (
     logits_of,
     sample_allocations,
 )
+from dataenvgym.errors import ConfigError
 from dataenvgym.registry import make_env
 
 UNITS = ["a/x", "a/y", "b/z", "b/w"]
@@ -132,3 +133,11 @@ def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
         assert len(counting.iterations) == len(steps) * tried  # the step trained nothing
         # The environment's student is the chosen candidate's first step, not its roll-out.
         assert agent.oracle._private_scores(env.student) == look.chosen.scores
+
+
+@pytest.mark.parametrize(
+    "bad", [{"horizon": 0}, {"search_population": -1}, {"elite": 0}, {"search_sigma": -0.1}]
+)
+def test_a_config_that_cannot_search_is_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="OracleConfig"):
+        OracleConfig(**bad)

@@ -52,7 +52,7 @@ from dataenvgym.agents.allocation import AllocationConfig, largest_remainder
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
 from dataenvgym.agents.oracle_draw import counts_to_action, draw_as_an_engine, private_items
-from dataenvgym.agents.oracle_search import elite_mean, sample_allocations
+from dataenvgym.agents.oracle_search import elite_mean, oracle_allocation, sample_allocations
 from dataenvgym.agents.policies import STATE_POLICIES
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
@@ -113,28 +113,12 @@ class OracleConfig:
     elite: int = 2
     horizon: int = 1
 
-
-def oracle_allocation(
-    gains: dict[str, float], budget: int, floor: float, *, equal: bool = False
-) -> dict[str, int]:
-    """Split ``budget`` over subskills: a uniform ``floor`` plus shares ∝ max(gain, 0)
-    (``equal``: the same share for every subskill that gained more than half a point).
-
-    With no positive gain anywhere the whole budget is uniform (the no-state allocation).
-    """
-    keys = sorted(gains)
-    if not keys:
-        return {}
-    if equal:
-        scores = {k: float(gains[k] > 0.005) for k in keys}
-    else:
-        scores = {k: max(gains[k], 0.0) for k in keys}
-    mass = sum(scores.values())
-    floor = floor if mass > 0 else 1.0
-    weights = {
-        k: floor / len(keys) + (1 - floor) * (scores[k] / mass if mass > 0 else 0.0) for k in keys
-    }
-    return largest_remainder(weights, budget)
+    def __post_init__(self) -> None:
+        for name in ("search_generations", "elite", "horizon", "private_per_subskill"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"OracleConfig.{name} must be at least 1")
+        if self.search_population < 0 or self.search_sigma < 0:
+            raise ConfigError("OracleConfig.search_population and search_sigma must be >= 0")
 
 
 @dataclass

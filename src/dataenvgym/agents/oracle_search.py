@@ -1,4 +1,4 @@
-"""The oracle's search over allocations: the cross-entropy method on unit shares.
+"""The oracle's allocations: shares ∝ measured gains, and a search over unit shares.
 
 The oracle's fixed candidates (uniform, gain-proportional, the with-state rule's plan) are a
 handful of points in the space of allocations. The search samples more around the best of
@@ -67,3 +67,26 @@ def sample_allocations(
             seen.append(counts)
             out.append(counts)
     return out
+
+
+def oracle_allocation(
+    gains: dict[str, float], budget: int, floor: float, *, equal: bool = False
+) -> dict[str, int]:
+    """Split ``budget`` over subskills: a uniform ``floor`` plus shares ∝ max(gain, 0)
+    (``equal``: the same share for every subskill that gained more than half a point).
+
+    With no positive gain anywhere the whole budget is uniform (the no-state allocation).
+    """
+    keys = sorted(gains)
+    if not keys:
+        return {}
+    if equal:
+        scores = {k: float(gains[k] > 0.005) for k in keys}
+    else:
+        scores = {k: max(gains[k], 0.0) for k in keys}
+    mass = sum(scores.values())
+    floor = floor if mass > 0 else 1.0
+    weights = {
+        k: floor / len(keys) + (1 - floor) * (scores[k] / mass if mass > 0 else 0.0) for k in keys
+    }
+    return largest_remainder(weights, budget)
