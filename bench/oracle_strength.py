@@ -137,8 +137,9 @@ def write(
         f"- `{m['command']}` — {m['date']}, {m['machine']}."
         for m in [*meta.get("earlier_runs", []), meta]
     )
+    modes = " and ".join(sorted({r["trainer_mode"] for r in rows}))
     out.with_suffix(".md").write_text(
-        f"# Oracle strength\n\n{made}\n\n"
+        f"# Oracle strength\n\n## The {modes} trainer\n\n{made}\n\n"
         f"Reference rows (no state, with state): `{meta['reference']}`. Differences are paired "
         "by seed: mean ± half-width of a 95 % t interval, with the number of seeds paired in "
         "brackets; episode s excludes pretraining.\n\n" + table(rows, reference) + "\n"
