@@ -34,8 +34,8 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
 
 
-# domain, env, agent, seed, threads, trainer mode, budget (None: the domain's default)
-Task = tuple[str, str, str, int, int, str | None, int | None]
+# domain, env, agent, seed, threads, trainer mode, budget and iterations (None: the default)
+Task = tuple[str, str, str, int, int, str | None, int | None, int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -44,9 +44,11 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.config import RunConfig
     from dataenvgym.execute import execute_run
 
-    domain, env, agent, seed, threads, mode, budget = task
+    domain, env, agent, seed, threads, mode, budget, iterations = task
     torch.set_num_threads(threads)
     extra: dict[str, Any] = {"budget": budget} if budget else {}
+    if iterations:
+        extra["iterations"] = iterations
     config = RunConfig(
         env=env,  # type: ignore[arg-type]
         domain=domain,
@@ -64,6 +66,7 @@ def _episode(task: Task) -> dict[str, Any]:
         "seed": seed,
         "trainer_mode": config.trainer.mode,
         "budget": config.budget,
+        "iterations": config.iterations,
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
         "wall_seconds": summary["wall_seconds"],
@@ -184,6 +187,7 @@ def main() -> None:
         "--trainer-mode", choices=["continue", "retrain"], default=None, help="default: continue"
     )
     parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
+    parser.add_argument("--iterations", type=int, default=None, help="default: the run's")
     parser.add_argument(
         "--merge", action="store_true", help="add to the rows already in --out (other seeds)"
     )
@@ -193,7 +197,7 @@ def main() -> None:
     started = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     tasks: list[Task] = [
-        (domain, env, agent, seed, threads, args.trainer_mode, args.budget)
+        (domain, env, agent, seed, threads, args.trainer_mode, args.budget, args.iterations)
         for env in args.envs
         for seed in seeds
         for domain in args.domains
