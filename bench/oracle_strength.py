@@ -187,6 +187,7 @@ def main() -> None:
         "earlier_runs": earlier_runs,  # the commands of the rows kept from --out
     }
     rows: list[dict[str, Any]] = []
+    merged = earlier
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for row in pool.map(_episode, tasks):
             rows.append(row)
@@ -194,7 +195,7 @@ def main() -> None:
             merged = [r for r in earlier if _key(r) not in fresh] + rows
             write(args.out, meta, merged, reference)
             print(row, flush=True)
-    print(table([r for r in earlier if _key(r) not in {_key(x) for x in rows}] + rows, reference))
+    print(table(merged, reference))
 
 
 if __name__ == "__main__":

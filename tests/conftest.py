@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -129,3 +133,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     summary = isolation_report().summary()
     terminalreporter.write_line(f"code sandbox isolation (uid {os.geteuid()}): {summary}")
+
+
+# --------------------------------------------------------------------------- bench scripts
+
+BENCH = Path(__file__).parents[1] / "bench"
+
+
+def _load_bench(name: str) -> ModuleType:
+    # bench/ on the path: a script may import its sibling scripts by name.
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def load_bench() -> Callable[[str], ModuleType]:
+    """``load_bench("state_vs_no_state")`` is the script bench/state_vs_no_state.py as a
+    module, for the tests of its pieces."""
+    return _load_bench

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from dataenvgym.agents.allocation import (
     AllocationConfig,
     UnitHistory,
     allocate,
     largest_remainder,
+    softmax,
     uniform,
     unit_scores,
     variance_gap,
@@ -143,3 +148,10 @@ def test_without_a_fair_trial_the_allocation_is_the_gated_rule() -> None:
     assert rule.tried_after_fair_shares == 0.0 and rule.explore_gate is None
     expected = {"a": 0.1 * zpd(0.2, 0.4), "b": 0.1 * zpd(0.4, 0.6), "c": 0.0}
     assert unit_scores(histories, rule) == expected
+
+
+def test_softmax_shares_sum_to_one_without_overflow() -> None:
+    shares = softmax({"a": 1000.0, "b": 1000.0 + math.log(3.0), "c": -1000.0})
+    assert shares["b"] == pytest.approx(0.75) and shares["a"] == pytest.approx(0.25)
+    assert shares["c"] == 0.0 and sum(shares.values()) == pytest.approx(1.0)
+    assert softmax({}) == {}

@@ -168,6 +168,34 @@ def test_the_step_takes_over_the_chosen_copy_instead_of_training_it_again(
     )
 
 
+def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
+    tiny_kwargs: Any,
+) -> None:
+    kwargs = tiny_kwargs("skill-list")
+    kwargs["env_config"] = {**kwargs.get("env_config", {}), "max_iterations": 3}
+    env = make_env(**kwargs)
+    config = OracleConfig(private_per_subskill=30, search_population=1, horizon=3)
+    agent = make_oracle(env.domain, config)
+    assert isinstance(agent, OracleAgent)
+    observation, _ = env.reset(seed=0)
+    counting = _CountingTrainer(env.trainer)
+    env.trainer = counting
+    agent.reset(seed=0)
+    agent.attach_env(env)
+    for iteration in range(3):
+        counting.iterations.clear()
+        action = agent.act(observation)
+        look = agent.oracle.log[-1]
+        tried = len(look.candidates)
+        # Each candidate: its own step, then the rest of the horizon, never past the end.
+        steps = list(range(iteration + 1, min(iteration + 3, 3) + 1))
+        assert counting.iterations == steps * tried
+        observation, *_ = env.step(action)
+        assert len(counting.iterations) == len(steps) * tried  # the step trained nothing
+        # The environment's student is the chosen candidate's first step, not its roll-out.
+        assert agent.oracle._private_scores(env.student) == look.chosen.scores
+
+
 def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path: Any) -> None:
     env = make_env(**tiny_kwargs("skill-list"))
     agent = make_agent("oracle", "skill-list", env.domain)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from dataenvgym.agents.oracle import OracleAgent, OracleConfig, make_oracle
+from dataenvgym.agents.oracle import OracleConfig, make_oracle
 from dataenvgym.agents.oracle_search import (
     counts_of,
     elite_mean,
@@ -72,18 +72,6 @@ def test_samples_spend_exactly_the_budget_and_are_new(budget: int) -> None:
     assert same == []
 
 
-class _CountingTrainer:
-    """Wraps a trainer and records the iteration of every call."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.iterations: list[int] = []
-
-    def train(self, *args: Any, **kwargs: Any) -> Any:
-        self.iterations.append(kwargs["iteration"])
-        return self.inner.train(*args, **kwargs)
-
-
 @pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
 def test_the_search_never_spends_more_than_the_budget(env_name: str, tiny_kwargs: Any) -> None:
     env = make_env(**tiny_kwargs(env_name))
@@ -105,34 +93,6 @@ def test_the_search_never_spends_more_than_the_budget(env_name: str, tiny_kwargs
     assert look.chosen.private_accuracy == max(c.private_accuracy for c in look.candidates)
     counts = [tuple(sorted(c.counts.items())) for c in look.candidates]
     assert len(set(counts)) == len(counts)  # nothing tried twice
-
-
-def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
-    tiny_kwargs: Any,
-) -> None:
-    kwargs = tiny_kwargs("skill-list")
-    kwargs["env_config"] = {**kwargs.get("env_config", {}), "max_iterations": 3}
-    env = make_env(**kwargs)
-    config = OracleConfig(private_per_subskill=30, search_population=1, horizon=3)
-    agent = make_oracle(env.domain, config)
-    assert isinstance(agent, OracleAgent)
-    observation, _ = env.reset(seed=0)
-    counting = _CountingTrainer(env.trainer)
-    env.trainer = counting
-    agent.reset(seed=0)
-    agent.attach_env(env)
-    for iteration in range(3):
-        counting.iterations.clear()
-        action = agent.act(observation)
-        look = agent.oracle.log[-1]
-        tried = len(look.candidates)
-        # Each candidate: its own step, then the rest of the horizon, never past the end.
-        steps = list(range(iteration + 1, min(iteration + 3, 3) + 1))
-        assert counting.iterations == steps * tried
-        observation, *_ = env.step(action)
-        assert len(counting.iterations) == len(steps) * tried  # the step trained nothing
-        # The environment's student is the chosen candidate's first step, not its roll-out.
-        assert agent.oracle._private_scores(env.student) == look.chosen.scores
 
 
 @pytest.mark.parametrize(

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
-
-BENCH = Path(__file__).parents[2] / "bench"
-
-
-def _load(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _row(agent: str, seed: int, final: float, env: str = "skill-list") -> dict[str, Any]:
@@ -32,8 +19,10 @@ def _row(agent: str, seed: int, final: float, env: str = "skill-list") -> dict[s
     }
 
 
-def test_every_agent_is_paired_with_no_state_on_the_seeds_all_finished() -> None:
-    bench = _load("state_vs_no_state")
+def test_every_agent_is_paired_with_no_state_on_the_seeds_all_finished(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    bench = load_bench("state_vs_no_state")
     rows = [
         _row("no-state", 0, 0.50),
         _row("no-state", 1, 0.40),
@@ -50,8 +39,10 @@ def test_every_agent_is_paired_with_no_state_on_the_seeds_all_finished() -> None
     assert "0.300 ±" in lines["weakest-first"]
 
 
-def test_oracle_variants_are_paired_with_both_references_by_seed() -> None:
-    bench = _load("oracle_strength")
+def test_oracle_variants_are_paired_with_both_references_by_seed(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    bench = load_bench("oracle_strength")
     reference = [
         _row("no-state", 0, 0.50),
         _row("no-state", 1, 0.40),

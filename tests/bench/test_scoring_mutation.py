@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).parents[2] / "bench"
 
-
-def _load(name: str) -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_tool_use_arithmetic_and_vqa_have_no_false_verdicts(tmp_path: Path) -> None:
-    bench = _load("scoring_mutation")
+def test_tool_use_arithmetic_and_vqa_have_no_false_verdicts(
+    tmp_path: Path, load_bench: Callable[[str], ModuleType]
+) -> None:
+    bench = load_bench("scoring_mutation")
     out = tmp_path / "sm"
     bench.main(["--domains", "tool-use,arithmetic,vqa", "--items", "2", "--out", str(out)])
     result = json.loads(out.with_suffix(".json").read_text())
@@ -36,10 +26,10 @@ def test_tool_use_arithmetic_and_vqa_have_no_false_verdicts(tmp_path: Path) -> N
         assert total["score_false_rejects"] == total["verify_false_rejects"] == 0, name
 
 
-def test_code_variants_are_checked_by_running_them() -> None:
+def test_code_variants_are_checked_by_running_them(load_bench: Callable[[str], ModuleType]) -> None:
     import random
 
-    mutation_code = _load("mutation_code")
+    mutation_code = load_bench("mutation_code")
     rng = random.Random(0)
     reference = "sorted(a,key=lambda x:x%7)"
     values = mutation_code.inputs("a", reference, 200, rng)

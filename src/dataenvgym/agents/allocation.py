@@ -160,6 +160,17 @@ def variance_gap(accuracy: float, fit: float) -> float:
     return (1 - accuracy) * max(fit - accuracy, 0.0)
 
 
+def softmax(logits: Mapping[str, float]) -> dict[str, float]:
+    """Shares ∝ exp(logit), summing to 1 (the largest logit is subtracted first, so that
+    large logits cannot overflow)."""
+    if not logits:
+        return {}
+    top = max(logits.values())
+    exps = {k: math.exp(v - top) for k, v in logits.items()}
+    mass = sum(exps.values())
+    return {k: e / mass for k, e in exps.items()}
+
+
 def largest_remainder(weights: Mapping[str, float], total: int) -> dict[str, int]:
     """Integers proportional to ``weights`` that sum exactly to ``total``."""
     mass = sum(weights.values())

@@ -15,7 +15,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from dataenvgym.agents.allocation import largest_remainder
+from dataenvgym.agents.allocation import largest_remainder, softmax
 
 #: Shares below this are treated as this share when turned into logits (log 0 is -inf).
 _MIN_SHARE = 1e-6
@@ -29,10 +29,7 @@ def logits_of(counts: Mapping[str, int], units: Sequence[str]) -> list[float]:
 
 def counts_of(logits: Sequence[float], units: Sequence[str], budget: int) -> dict[str, int]:
     """Softmax shares of ``logits`` rounded to exactly ``budget`` (largest remainder)."""
-    top = max(logits)
-    weights = [math.exp(z - top) for z in logits]
-    mass = sum(weights)
-    return largest_remainder({u: w / mass for u, w in zip(units, weights, strict=True)}, budget)
+    return largest_remainder(softmax(dict(zip(units, logits, strict=True))), budget)
 
 
 def elite_mean(elites: Sequence[Mapping[str, int]], units: Sequence[str]) -> list[float]:

@@ -41,6 +41,7 @@ from dataenvgym.agents.allocation import (
     UnitHistory,
     largest_remainder,
     reach,
+    softmax,
     unit_scores,
     variance_gap,
     zpd,
@@ -151,10 +152,8 @@ def learned_shares(
         )
         for k in keys
     }
-    top = max(logits.values())  # subtracted before exp, so that large θ cannot overflow
-    exps = {k: math.exp(v - top) for k, v in logits.items()}
-    mass = sum(exps.values())
-    return {k: params.floor / len(keys) + (1 - params.floor) * exps[k] / mass for k in keys}
+    shares = softmax(logits)  # stable for large θ
+    return {k: params.floor / len(keys) + (1 - params.floor) * shares[k] for k in keys}
 
 
 def learned_allocate(
