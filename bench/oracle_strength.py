@@ -16,19 +16,15 @@ of a 95 % t interval), and the mean episode time.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shlex
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from dataenvgym.scoring import t_interval
+from run_record import run_record
 
 ENVS = ["open-ended", "skill-list", "skill-tree"]
 OUT = Path("bench/results/oracle_strength.json")
@@ -134,7 +130,9 @@ def write(
     """Save the rows (JSON) and their table (Markdown, beside it)."""
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     made = "\n".join(
-        f"- `{m['command']}` — {m['date']}, {m['machine']}."
+        f"- `{m['command']}` — {m['date']}, {m['machine']}"
+        # Records written before run_record kept the episodes at a time in "machine".
+        + (f", {m['workers']} episodes at a time." if "workers" in m else ".")
         for m in [*meta.get("earlier_runs", []), meta]
     )
     modes = " and ".join(sorted({r["trainer_mode"] for r in rows}))
@@ -178,14 +176,11 @@ def main() -> None:
     earlier = saved["rows"]
     earlier_runs = [*saved["meta"].pop("earlier_runs", []), saved["meta"]] if earlier else []
     reference = json.loads(args.reference.read_text())["rows"]
-    meta = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f} at start, {args.workers} episodes at a time",
-        "reference": str(args.reference),
-        "earlier_runs": earlier_runs,  # the commands of the rows kept from --out
-    }
+    meta = run_record(
+        workers=args.workers,
+        reference=str(args.reference),
+        earlier_runs=earlier_runs,  # the commands of the rows kept from --out
+    )
     rows: list[dict[str, Any]] = []
     merged = earlier
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

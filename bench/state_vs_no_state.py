@@ -14,13 +14,8 @@ other trainer (``continue`` is the default one, ``retrain`` the paper's). Writes
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shlex
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,6 +24,7 @@ from typing import Any
 import torch
 
 from dataenvgym.scoring import t_interval
+from run_record import run_record
 
 ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
@@ -39,7 +35,6 @@ Task = tuple[str, str, str, int, int, str | None, int | None, int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
-    import torch
 
     from dataenvgym.config import RunConfig
     from dataenvgym.execute import execute_run
@@ -74,7 +69,6 @@ def _episode(task: Task) -> dict[str, Any]:
 
 
 def _warm_base(task: tuple[str, int, int]) -> None:
-    import torch
 
     from dataenvgym.config import RunConfig
     from dataenvgym.registry import make_env
@@ -204,15 +198,10 @@ def main() -> None:
         for agent in args.agents
     ]
     earlier, earlier_runs = _earlier(args.out) if args.merge and args.out.exists() else ([], [])
-    meta = {
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f} at start",
-        "torch": torch.__version__,
-        "trainer_mode": args.trainer_mode or "continue",
-        "earlier_runs": earlier_runs,  # the commands of the rows kept from --out (--merge)
-    }
+    meta = run_record(
+        trainer_mode=args.trainer_mode or "continue",
+        earlier_runs=earlier_runs,  # the commands of the rows kept from --out (--merge)
+    )
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         # Pretrain (and cache) each seed's base student once, seeds in parallel.

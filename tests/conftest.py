@@ -135,6 +135,30 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"code sandbox isolation (uid {os.geteuid()}): {summary}")
 
 
+# --------------------------------------------------------------------------- agents
+
+
+def _first_plan_total(action: Any) -> int:
+    """The data a first plan asks for: Open-Ended specs, Skill-List requests, or Skill-Tree
+    allocations (new subskills and changed ones; a first plan finds an empty forest)."""
+    from dataenvgym.types import OpenEndedAction, SkillListAction, SkillTreeAction
+
+    if isinstance(action, OpenEndedAction):
+        return sum(spec.count for spec in action.specs)
+    if isinstance(action, SkillListAction):
+        return sum(request.count for request in action.requests.values())
+    assert isinstance(action, SkillTreeAction), type(action)
+    explored = sum(n.allocation for subs in action.explore.values() for n in subs)
+    return explored + sum(n for subs in action.exploit.values() for n in subs.values())
+
+
+@pytest.fixture
+def first_plan_total() -> Callable[[Any], int]:
+    """``first_plan_total(action)``: what an agent's first plan asks for, in any environment
+    (for the tests that every built-in agent spends exactly its budget)."""
+    return _first_plan_total
+
+
 # --------------------------------------------------------------------------- bench scripts
 
 BENCH = Path(__file__).parents[1] / "bench"
