@@ -93,3 +93,22 @@ def test_too_many_rejected_pretraining_data_is_an_error(
     assert message.startswith("domain 'mini': generate: its own verify rejects 200 of 200")
     assert "fix the generator or the verifier" in message
     assert not any((factory.cache_root or Path()).glob("mini-*/model.pt"))
+
+
+def test_students_that_differ_only_in_fit_averaging_share_one_base(
+    tmp_path: Path, tiny_student: dict[str, Any], user_module: str
+) -> None:
+    def factory(**student: Any) -> TinyStudentFactory:
+        return TinyStudentFactory(
+            TinyStudentConfig(**{**tiny_student, **student}),
+            PretrainConfig(steps=3, examples=200),
+            cache_root=tmp_path / "students",
+        )
+
+    domain = broken_domains.MiniDomain()
+    plain = factory().base_student(domain, seed=0, exclude_prompts=set())
+    averaged = factory(average_last=0.5).base_student(domain, seed=0, exclude_prompts=set())
+    assert not plain.cached and averaged.cached and averaged.checkpoint == plain.checkpoint
+    # any setting that does change pretraining is another base
+    other = factory(pretrain_lr=1e-3).base_student(domain, seed=0, exclude_prompts=set())
+    assert not other.cached and other.checkpoint != plain.checkpoint

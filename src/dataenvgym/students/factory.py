@@ -159,7 +159,9 @@ class TinyStudentFactory:
         return fingerprint(
             {
                 "recipe": RECIPE_VERSION,
-                "student": self.config.model_dump(),
+                # Pretraining never averages (see base_student), so a base is shared by
+                # students that differ only in how their episode fits end.
+                "student": self.config.model_dump(exclude={"average_last"}),
                 "pretrain": self.pretrain.model_dump(),
                 "domain": domain.name,
                 "mix": mix,
@@ -190,7 +192,11 @@ class TinyStudentFactory:
             return BaseStudent(student, target, data, cached=True)
         data, dropped = verify_pretraining(domain, data)
         student.progress = self.on_pretrain_progress
-        stats = student.fit(data, steps=self.pretrain.steps, seed=seed, lr=config.pretrain_lr)
+        # The base student is the same whatever ``average_last`` its episodes use, so that
+        # students that differ only in it start from one base and a comparison is paired.
+        stats = student.fit(
+            data, steps=self.pretrain.steps, seed=seed, lr=config.pretrain_lr, average_last=0.0
+        )
         student.progress = None
         # Write to a temporary folder and rename, so a crash never leaves half a checkpoint.
         root.mkdir(parents=True, exist_ok=True)
