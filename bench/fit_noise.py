@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,15 @@ def _fits(task: Task) -> dict[str, Any]:
     counts = tilted(sorted(units(env)), env.config.budget_per_iteration, None, 1.0)
     action = first_step(env, observation, counts, seed)
     base = env.student.clone_weights()
-    scores = []
+    scores, seconds = [], []
     for fit_seed in range(fits):
         env.student.restore_weights(base)
+        started = time.perf_counter()
         # The same data and trainer as the environment's step; only the batches differ.
         env.trainer.train(
             env.student, action.data, action.data, base=env.base, iteration=1, seed=1000 * fit_seed
         )
+        seconds.append(time.perf_counter() - started)
         scores.append(env.evaluator.evaluate(env.student, env.test).report.accuracy)
     return {
         "domain": domain,
@@ -54,18 +57,19 @@ def _fits(task: Task) -> dict[str, Any]:
         "scores": scores,
         "mean": statistics.fmean(scores),
         "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+        "fit_seconds": statistics.fmean(seconds),
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| variant | student settings | fits | mean test accuracy | SD (pts) |",
-        "| --- | --- | --- | --- | --- |",
+        "| variant | student settings | fits | mean test accuracy | SD (pts) | s per fit |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
             f"| {row['variant']} | `{json.dumps(row['student_config'])}` | {len(row['scores'])} "
-            f"| {row['mean']:.3f} | {100 * row['sd']:.2f} |"
+            f"| {row['mean']:.3f} | {100 * row['sd']:.2f} | {row['fit_seconds']:.1f} |"
         )
     return "\n".join(lines)
 
