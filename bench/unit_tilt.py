@@ -110,7 +110,7 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
         started = time.perf_counter()
         observation, _ = env.reset(seed=seed)
         env.step(first_step(env, observation, counts, seed))
-        after = env.evaluator.evaluate(env.student, env.test).report
+        after = env.evaluate_test().report
         rows.append(
             {
                 "domain": domain,
