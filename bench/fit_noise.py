@@ -33,8 +33,7 @@ def _fits(task: Task) -> dict[str, Any]:
 
     domain, seed, name, student, mode, fits = task
     torch.set_num_threads(1)
-    env = make_skill_tree_env(domain, seed, mode, student_config=student)
-    observation, _ = env.reset(seed=seed)
+    env, observation = make_skill_tree_env(domain, seed, mode, student_config=student)
     counts = tilted(sorted(units(env)), env.config.budget_per_iteration, None, 1.0)
     action = first_step(env, observation, counts, seed)
     base = env.student.clone_weights()
@@ -47,7 +46,7 @@ def _fits(task: Task) -> dict[str, Any]:
             env.student, action.data, action.data, base=env.base, iteration=1, seed=1000 * fit_seed
         )
         seconds.append(time.perf_counter() - started)
-        scores.append(env.evaluator.evaluate(env.student, env.test).report.accuracy)
+        scores.append(env.evaluate_test().report.accuracy)
     return {
         "domain": domain,
         "seed": seed,

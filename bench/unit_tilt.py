@@ -80,9 +80,10 @@ def first_step(env: Any, observation: Any, counts: Mapping[str, int], seed: int)
     return plan.model_copy(update={"data": data})
 
 
-def make_skill_tree_env(domain: str, seed: int, mode: str | None, **config: Any) -> Any:
+def make_skill_tree_env(domain: str, seed: int, mode: str | None, **config: Any) -> tuple[Any, Any]:
     """The Skill-Tree environment of ``domain``'s default episode (other trainer ``mode`` and
-    ``config`` fields of a run config if given), reset to ``seed``."""
+    ``config`` fields of a run config if given), reset to ``seed``, and its first
+    observation."""
     from dataenvgym.config import RunConfig
     from dataenvgym.registry import make_env
 
@@ -91,8 +92,8 @@ def make_skill_tree_env(domain: str, seed: int, mode: str | None, **config: Any)
         | ({"trainer": {"mode": mode}} if mode else {})
     )
     env = make_env(**run.env_kwargs())
-    env.reset(seed=seed)
-    return env
+    observation, _ = env.reset(seed=seed)
+    return env, observation
 
 
 def _seed_rows(task: Task) -> list[dict[str, Any]]:
@@ -101,8 +102,8 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
 
     domain, seed, mode, tilt, threads = task
     torch.set_num_threads(threads)
-    env = make_skill_tree_env(domain, seed, mode)
-    base = env.evaluator.evaluate(env.student, env.test).report.per_subskill
+    env, _ = make_skill_tree_env(domain, seed, mode)
+    base = env.evaluate_test().report.per_subskill
     keys = sorted(units(env))
     rows = []
     for unit in [None, *keys]:
