@@ -16,8 +16,16 @@ out-of-reach unit gains nothing; a net below 0 beside a large own gain means the
 hurts its neighbours (interference). Per unit, the table gives the mean over seeds ± the
 half-width of a 95 % t interval, and the base student's accuracy.
 
+With ``--plan NAME=JSON`` (repeatable) it measures whole allocations instead of tilts: each
+plan's JSON maps units to weights (units it leaves out get no data), the step's budget is
+split in proportion, and the table gives, per plan against the uniform step, the mean change
+of the units it feeds, of those it starves, and the net. How far the best plan a user can
+write beats uniform is the most one step of any teacher can be expected to buy.
+
     python bench/unit_tilt.py --seeds 10 11 12 --workers 2
     python bench/unit_tilt.py --domain tool-use --trainer-mode retrain --seeds 10 11
+    python bench/unit_tilt.py --plan 'chains={"addition/carry_chain": 1,
+        "subtraction/borrow_chain": 1}' --out /tmp/plans.json
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ from run_record import run_record
 
 UNIFORM = "(uniform)"
 
-# domain, seed, trainer mode (None: the default), tilt, threads
-Task = tuple[str, int, str | None, float, int]
+# domain, seed, trainer mode (None: the default), tilt, threads, plans (empty: tilts),
+# budget (None: the domain's)
+Task = tuple[str, int, str | None, float, int, dict[str, dict[str, float]], int | None]
 
 
 def tilted(keys: list[str], budget: int, unit: str | None, tilt: float) -> dict[str, int]:
@@ -51,6 +60,42 @@ def tilted(keys: list[str], budget: int, unit: str | None, tilt: float) -> dict[
     others = [k for k in keys if k != unit]
     rest = (1.0 - share) / len(others) if others else 0.0
     return largest_remainder({k: share if k == unit else rest for k in keys}, budget)
+
+
+def parse_plan(text: str) -> tuple[str, dict[str, float]]:
+    """``NAME=JSON`` -> (name, weight per unit); weights are non-negative, not all 0.
+
+    Raises:
+        ValueError: not ``NAME=`` followed by a JSON object of unit -> weight.
+    """
+    name, sep, body = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"a plan is NAME=JSON, got {text!r}")
+    try:
+        weights = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"plan {name!r}: not JSON ({err})") from None
+    if not isinstance(weights, dict) or not all(
+        isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()
+    ):
+        raise ValueError(f"plan {name!r}: give an object of unit -> weight")
+    if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise ValueError(f"plan {name!r}: weights must be >= 0 and not all 0")
+    return name.strip(), {k: float(w) for k, w in weights.items()}
+
+
+def planned(keys: list[str], budget: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """The step's ``budget`` split over ``keys`` in proportion to ``weights`` (missing: 0).
+
+    Raises:
+        ValueError: a weighted unit that is not one of ``keys``.
+    """
+    from dataenvgym.agents.allocation import largest_remainder
+
+    unknown = sorted(set(weights) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown units {unknown}; known: {', '.join(keys)}")
+    return largest_remainder({k: weights.get(k, 0.0) for k in keys}, budget)
 
 
 def units(env: Any) -> dict[str, tuple[str, str, str]]:
@@ -100,14 +145,23 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
     """The uniform step and one tilted step per subskill, for one seed."""
     import torch
 
-    domain, seed, mode, tilt, threads = task
+    domain, seed, mode, tilt, threads, plans, budget_override = task
     torch.set_num_threads(threads)
-    env, _ = make_skill_tree_env(domain, seed, mode)
+    env, _ = make_skill_tree_env(
+        domain, seed, mode, **({"budget": budget_override} if budget_override else {})
+    )
     base = env.evaluate_test().report.per_subskill
     keys = sorted(units(env))
+    budget = env.config.budget_per_iteration
+    steps: list[tuple[str | None, str | None, dict[str, int]]] = [
+        (None, None, tilted(keys, budget, None, tilt))
+    ]
+    if plans:
+        steps += [(None, name, planned(keys, budget, w)) for name, w in plans.items()]
+    else:
+        steps += [(unit, None, tilted(keys, budget, unit, tilt)) for unit in keys]
     rows = []
-    for unit in [None, *keys]:
-        counts = tilted(keys, env.config.budget_per_iteration, unit, tilt)
+    for unit, plan, counts in steps:
         started = time.perf_counter()
         observation, _ = env.reset(seed=seed)
         env.step(first_step(env, observation, counts, seed))
@@ -117,8 +171,10 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
                 "domain": domain,
                 "seed": seed,
                 "trainer_mode": env.trainer.config.mode,
-                "unit": unit or UNIFORM,
-                "data": counts[unit] if unit else None,
+                "budget": budget,
+                "unit": unit or (None if plan else UNIFORM),
+                "plan": plan,
+                "data": counts[unit] if unit else (counts if plan else None),
                 "accuracy": after.accuracy,
                 "per_subskill": {k: v.accuracy for k, v in after.per_subskill.items()},
                 "base_per_subskill": {k: v.accuracy for k, v in base.items()},
@@ -134,7 +190,7 @@ def effects(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     uniform = {(r["domain"], r["seed"]): r for r in rows if r["unit"] == UNIFORM}
     out: dict[str, dict[str, list[float]]] = {}
     for row in rows:
-        if row["unit"] == UNIFORM:
+        if row["unit"] in (UNIFORM, None):  # the reference, or a plan (plan_effects)
             continue
         ref = uniform[(row["domain"], row["seed"])]
         unit = row["unit"]
@@ -169,12 +225,66 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def plan_effects(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per plan, per seed: the mean change (points) of the units it feeds and of those it
+    starves, and the net change, against that seed's uniform step."""
+    uniform = {(r["domain"], r["seed"]): r for r in rows if r["unit"] == UNIFORM}
+    out: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        if not row.get("plan"):
+            continue
+        ref = uniform[(row["domain"], row["seed"])]
+        change = {k: row["per_subskill"][k] - ref["per_subskill"][k] for k in row["per_subskill"]}
+        fed = [v for k, v in change.items() if row["data"].get(k, 0) > 0]
+        starved = [v for k, v in change.items() if row["data"].get(k, 0) == 0]
+        entry = out.setdefault(row["plan"], {"fed": [], "starved": [], "net": []})
+        entry["fed"].append(100 * statistics.fmean(fed) if fed else 0.0)
+        entry["starved"].append(100 * statistics.fmean(starved) if starved else 0.0)
+        entry["net"].append(100 * (row["accuracy"] - ref["accuracy"]))
+    return out
+
+
+def plan_table(rows: list[dict[str, Any]], plans: Mapping[str, Mapping[str, float]]) -> str:
+    """The Markdown table of :func:`plan_effects`, plans in the order given."""
+    lines = [
+        "| plan | units fed | fed (pts) | starved (pts) | net (pts) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    effects = plan_effects(rows)
+    for name, weights in plans.items():
+        if name not in effects:
+            continue
+        fed = sum(w > 0 for w in weights.values())
+        entry = effects[name]
+        lines.append(
+            f"| {name} | {fed} | {_cell(entry['fed'])} | {_cell(entry['starved'])} | "
+            f"{_cell(entry['net'])} |"
+        )
+    return "\n".join(lines)
+
+
 def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
     """Save the rows (JSON) and their table (Markdown, beside it)."""
     out.write_text(json.dumps({"meta": dict(meta), "rows": rows}, indent=1) + "\n")
     seeds = sorted({r["seed"] for r in rows})
     modes = " and ".join(sorted({r["trainer_mode"] for r in rows}))
     domains = ", ".join(sorted({r["domain"] for r in rows}))
+    budgets = sorted({r["budget"] for r in rows if r.get("budget")})
+    if budgets:
+        modes += f" ({' and '.join(map(str, budgets))} data a step)"
+    plans = meta.get("plans") or {}
+    if plans:
+        out.with_suffix(".md").write_text(
+            f"# Whole allocations for one step ({domains}; bench/unit_tilt.py --plan)\n\n"
+            f"One Skill-Tree step from the base student, the {modes} trainer: each plan's "
+            "budget split over the units it names in proportion to their weights (the others "
+            "get nothing), against the uniform step of the same seed. Fed, starved: the mean "
+            "change of the units the plan feeds and of those it leaves out. Seeds "
+            f"{', '.join(map(str, seeds))}; ± is the half-width of a 95 % t interval over "
+            f"seeds.\n\n- `{meta['command']}` — {meta['date']}, {meta['machine']}, torch "
+            f"{meta['torch']}.\n\n{plan_table(rows, plans)}\n"
+        )
+        return
     text = (
         f"# Tilting one unit's data ({domains}; bench/unit_tilt.py)\n\n"
         f"One Skill-Tree step from the base student, the {modes} trainer: each unit given "
@@ -193,22 +303,35 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12])
     parser.add_argument("--tilt", type=float, default=3.0, help="fair shares of the tilted unit")
     parser.add_argument("--trainer-mode", choices=["continue", "retrain"], default=None)
+    parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
+    parser.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="measure this allocation (unit -> weight) instead of the tilts; repeatable",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/results/unit_tilt.json"))
     args = parser.parse_args()
     if args.tilt <= 1:
         parser.error("--tilt must exceed 1 fair share (1 is the uniform step)")
+    try:
+        plans = dict(parse_plan(text) for text in args.plan)
+    except ValueError as err:
+        parser.error(str(err))
     threads = max(1, 2 // args.workers)
-    meta = run_record(tilt=args.tilt, workers=args.workers)
+    meta = run_record(tilt=args.tilt, workers=args.workers, plans=plans)
     tasks: list[Task] = [
-        (args.domain, s, args.trainer_mode, args.tilt, threads) for s in args.seeds
+        (args.domain, s, args.trainer_mode, args.tilt, threads, plans, args.budget)
+        for s in args.seeds
     ]
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for seed_rows in pool.map(_seed_rows, tasks):
             rows.extend(seed_rows)
             write(args.out, meta, rows)
-    print(table(rows))
+    print(plan_table(rows, plans) if plans else table(rows))
 
 
 if __name__ == "__main__":

@@ -53,3 +53,47 @@ def test_effects_are_changes_against_the_same_seeds_uniform_step(
     assert effects["a/x"]["net"] == pytest.approx([20.0 / 3, 20.0 / 3])
     assert effects["a/x"]["base"] == [0.2, 0.2]
     assert "| a/x | 0.20 | +20.0 ± " in bench.table(rows)
+
+
+def test_a_plan_is_a_name_and_non_negative_weights(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    bench = load_bench("unit_tilt")
+    assert bench.parse_plan('two={"a/x": 2, "a/y": 1.5}') == ("two", {"a/x": 2.0, "a/y": 1.5})
+    for bad in ('{"a/x": 1}', '={"a/x": 1}', "p=[1]", 'p={"a/x": -1}', 'p={"a/x": 0}', "p={"):
+        with pytest.raises(ValueError):
+            bench.parse_plan(bad)
+    with pytest.raises(ValueError, match="weight"):
+        bench.parse_plan('p={"a/x": true}')
+
+
+def test_a_plan_spends_the_budget_in_proportion_and_names_only_known_units(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    bench = load_bench("unit_tilt")
+    keys = ["a/x", "a/y", "a/z"]
+    counts = bench.planned(keys, 384, {"a/x": 2.0, "a/y": 1.0})
+    assert counts == {"a/x": 256, "a/y": 128, "a/z": 0}
+    assert sum(bench.planned(keys, 7, {"a/x": 1.0, "a/z": 1.0}).values()) == 7
+    with pytest.raises(ValueError, match="a/w"):
+        bench.planned(keys, 384, {"a/w": 1.0})
+
+
+def test_plan_effects_split_fed_and_starved_units_against_the_uniform_step(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    bench = load_bench("unit_tilt")
+    plan = _row(0, "", {"a/x": 0.8, "a/y": 0.7, "a/z": 0.0}) | {
+        "unit": None,
+        "plan": "x-only",
+        "data": {"a/x": 384, "a/y": 0, "a/z": 0},
+    }
+    rows = [_row(0, bench.UNIFORM, {"a/x": 0.4, "a/y": 0.9, "a/z": 0.0}), plan]
+    effects = bench.plan_effects(rows)
+    assert effects["x-only"]["fed"] == pytest.approx([40.0])
+    assert effects["x-only"]["starved"] == pytest.approx([-10.0])
+    assert effects["x-only"]["net"] == pytest.approx([20.0 / 3])
+    # plan rows are not tilts: the tilt table leaves them out
+    assert bench.effects(rows) == {}
+    table = bench.plan_table(rows, {"x-only": {"a/x": 1.0}})
+    assert "| x-only | 1 | +40.0 | -10.0 | +6.7 |" in table
