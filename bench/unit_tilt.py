@@ -271,12 +271,14 @@ def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> Non
     domains = ", ".join(sorted({r["domain"] for r in rows}))
     budgets = sorted({r["budget"] for r in rows if r.get("budget")})
     if budgets:
-        modes += f" ({' and '.join(map(str, budgets))} data a step)"
+        modes += f" trainer, {' and '.join(map(str, budgets))} data a step"
+    else:
+        modes += " trainer"
     plans = meta.get("plans") or {}
     if plans:
         out.with_suffix(".md").write_text(
             f"# Whole allocations for one step ({domains}; bench/unit_tilt.py --plan)\n\n"
-            f"One Skill-Tree step from the base student, the {modes} trainer: each plan's "
+            f"One Skill-Tree step from the base student, the {modes}: each plan's "
             "budget split over the units it names in proportion to their weights (the others "
             "get nothing), against the uniform step of the same seed. Fed, starved: the mean "
             "change of the units the plan feeds and of those it leaves out. Seeds "
@@ -287,7 +289,7 @@ def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> Non
         return
     text = (
         f"# Tilting one unit's data ({domains}; bench/unit_tilt.py)\n\n"
-        f"One Skill-Tree step from the base student, the {modes} trainer: each unit given "
+        f"One Skill-Tree step from the base student, the {modes}: each unit given "
         f"{meta['tilt']:g} fair shares of the budget (the rest even over the others), against "
         f"the uniform step of the same seed. Seeds {', '.join(map(str, seeds))}; ± is the "
         "half-width of a 95 % t interval over seeds.\n\n"
