@@ -19,8 +19,9 @@ half-width of a 95 % t interval, and the base student's accuracy.
 With ``--plan NAME=JSON`` (repeatable) it measures whole allocations instead of tilts: each
 plan's JSON maps units to weights (units it leaves out get no data), the step's budget is
 split in proportion, and the table gives, per plan against the uniform step, the mean change
-of the units it feeds, of those it starves, and the net. How far the best plan a user can
-write beats uniform is the most one step of any teacher can be expected to buy.
+of the units it feeds, of those it starves, and the net. The best plan found this way is a
+floor under what the best allocation of one step buys, and shows how much room a domain
+leaves a teacher's allocation at all.
 
     python bench/unit_tilt.py --seeds 10 11 12 --workers 2
     python bench/unit_tilt.py --domain tool-use --trainer-mode retrain --seeds 10 11
@@ -142,7 +143,7 @@ def make_skill_tree_env(domain: str, seed: int, mode: str | None, **config: Any)
 
 
 def _seed_rows(task: Task) -> list[dict[str, Any]]:
-    """The uniform step and one tilted step per subskill, for one seed."""
+    """The uniform step and one tilted step per subskill (or one step per plan), for one seed."""
     import torch
 
     domain, seed, mode, tilt, threads, plans, budget_override = task
