@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from run_record import run_record
-from unit_tilt import first_step, make_skill_tree_env, tilted, units
+from unit_tilt import first_step, make_skill_tree_env, named_object, tilted, units
 
 # domain, seed, variant name, student config, trainer mode, fits
 Task = tuple[str, int, str, dict[str, Any], str | None, int]
@@ -86,9 +86,10 @@ def main() -> None:
     if args.fits < 2:
         parser.error("--fits must be at least 2 to measure a spread")
     variants: dict[str, dict[str, Any]] = {"default": {}}
-    for item in args.variant:
-        name, _, fields = item.partition("=")
-        variants[name] = json.loads(fields)
+    try:
+        variants.update(named_object(item) for item in args.variant)
+    except ValueError as err:
+        parser.error(f"--variant {err}")
     meta = run_record(workers=args.workers)
     tasks: list[Task] = [
         (args.domain, args.seed, name, fields, args.trainer_mode, args.fits)

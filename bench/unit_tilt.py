@@ -35,7 +35,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,26 +63,36 @@ def tilted(keys: list[str], budget: int, unit: str | None, tilt: float) -> dict[
     return largest_remainder({k: share if k == unit else rest for k in keys}, budget)
 
 
+def named_object(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME=JSON`` with a JSON object -> (name, the object): a command-line option's value.
+
+    Raises:
+        ValueError: not ``NAME=`` followed by a JSON object.
+    """
+    name, sep, body = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"expected NAME=JSON, got {text!r}")
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{name!r}: not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name!r}: give a JSON object")
+    return name.strip(), value
+
+
 def parse_plan(text: str) -> tuple[str, dict[str, float]]:
     """``NAME=JSON`` -> (name, weight per unit); weights are non-negative, not all 0.
 
     Raises:
         ValueError: not ``NAME=`` followed by a JSON object of unit -> weight.
     """
-    name, sep, body = text.partition("=")
-    if not sep or not name.strip():
-        raise ValueError(f"a plan is NAME=JSON, got {text!r}")
-    try:
-        weights = json.loads(body)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"plan {name!r}: not JSON ({err})") from None
-    if not isinstance(weights, dict) or not all(
-        isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()
-    ):
+    name, weights = named_object(text)
+    if not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights.values()):
         raise ValueError(f"plan {name!r}: give an object of unit -> weight")
     if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
         raise ValueError(f"plan {name!r}: weights must be >= 0 and not all 0")
-    return name.strip(), {k: float(w) for k, w in weights.items()}
+    return name, {k: float(w) for k, w in weights.items()}
 
 
 def planned(keys: list[str], budget: int, weights: Mapping[str, float]) -> dict[str, int]:
@@ -185,22 +195,38 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
     return rows
 
 
+def _against_uniform(
+    rows: list[dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], dict[str, float], float]]:
+    """Each non-uniform row with its per-unit and net change (points) against the uniform
+    step of its domain and seed."""
+    uniform = {(r["domain"], r["seed"]): r for r in rows if r["unit"] == UNIFORM}
+    for row in rows:
+        if row["unit"] == UNIFORM:
+            continue
+        ref = uniform[(row["domain"], row["seed"])]
+        change = {
+            k: 100 * (row["per_subskill"][k] - ref["per_subskill"][k]) for k in row["per_subskill"]
+        }
+        yield row, change, 100 * (row["accuracy"] - ref["accuracy"])
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
 def effects(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     """Per unit, per seed: own, others and net change (points) against that seed's uniform
     step, and the base student's accuracy on the unit."""
-    uniform = {(r["domain"], r["seed"]): r for r in rows if r["unit"] == UNIFORM}
     out: dict[str, dict[str, list[float]]] = {}
-    for row in rows:
-        if row["unit"] in (UNIFORM, None):  # the reference, or a plan (plan_effects)
-            continue
-        ref = uniform[(row["domain"], row["seed"])]
+    for row, change, net in _against_uniform(rows):
         unit = row["unit"]
-        change = {k: row["per_subskill"][k] - ref["per_subskill"][k] for k in row["per_subskill"]}
-        others = [v for k, v in change.items() if k != unit]
+        if unit is None:  # a plan (plan_effects)
+            continue
         entry = out.setdefault(unit, {"own": [], "others": [], "net": [], "base": []})
-        entry["own"].append(100 * change[unit])
-        entry["others"].append(100 * statistics.fmean(others) if others else 0.0)
-        entry["net"].append(100 * (row["accuracy"] - ref["accuracy"]))
+        entry["own"].append(change[unit])
+        entry["others"].append(_mean([v for k, v in change.items() if k != unit]))
+        entry["net"].append(net)
         entry["base"].append(row["base_per_subskill"][unit])
     return out
 
@@ -227,21 +253,18 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def plan_effects(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per plan, per seed: the mean change (points) of the units it feeds and of those it
-    starves, and the net change, against that seed's uniform step."""
-    uniform = {(r["domain"], r["seed"]): r for r in rows if r["unit"] == UNIFORM}
+    """Per plan, per seed: the number of units it fed, the mean change (points) of those
+    units and of the ones it starved, and the net change, against that seed's uniform step."""
     out: dict[str, dict[str, list[float]]] = {}
-    for row in rows:
+    for row, change, net in _against_uniform(rows):
         if not row.get("plan"):
             continue
-        ref = uniform[(row["domain"], row["seed"])]
-        change = {k: row["per_subskill"][k] - ref["per_subskill"][k] for k in row["per_subskill"]}
-        fed = [v for k, v in change.items() if row["data"].get(k, 0) > 0]
-        starved = [v for k, v in change.items() if row["data"].get(k, 0) == 0]
-        entry = out.setdefault(row["plan"], {"fed": [], "starved": [], "net": []})
-        entry["fed"].append(100 * statistics.fmean(fed) if fed else 0.0)
-        entry["starved"].append(100 * statistics.fmean(starved) if starved else 0.0)
-        entry["net"].append(100 * (row["accuracy"] - ref["accuracy"]))
+        fed = {k for k, n in row["data"].items() if n > 0}
+        entry = out.setdefault(row["plan"], {"units": [], "fed": [], "starved": [], "net": []})
+        entry["units"].append(len(fed))
+        entry["fed"].append(_mean([v for k, v in change.items() if k in fed]))
+        entry["starved"].append(_mean([v for k, v in change.items() if k not in fed]))
+        entry["net"].append(net)
     return out
 
 
@@ -252,14 +275,13 @@ def plan_table(rows: list[dict[str, Any]], plans: Mapping[str, Mapping[str, floa
         "| --- | --- | --- | --- | --- |",
     ]
     effects = plan_effects(rows)
-    for name, weights in plans.items():
+    for name in plans:
         if name not in effects:
             continue
-        fed = sum(w > 0 for w in weights.values())
         entry = effects[name]
         lines.append(
-            f"| {name} | {fed} | {_cell(entry['fed'])} | {_cell(entry['starved'])} | "
-            f"{_cell(entry['net'])} |"
+            f"| {name} | {max(entry['units']):g} | {_cell(entry['fed'])} | "
+            f"{_cell(entry['starved'])} | {_cell(entry['net'])} |"
         )
     return "\n".join(lines)
 
@@ -277,27 +299,26 @@ def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> Non
         modes += " trainer"
     plans = meta.get("plans") or {}
     if plans:
-        out.with_suffix(".md").write_text(
-            f"# Whole allocations for one step ({domains}; bench/unit_tilt.py --plan)\n\n"
-            f"One Skill-Tree step from the base student, the {modes}: each plan's "
-            "budget split over the units it names in proportion to their weights (the others "
-            "get nothing), against the uniform step of the same seed. Fed, starved: the mean "
-            "change of the units the plan feeds and of those it leaves out. Seeds "
-            f"{', '.join(map(str, seeds))}; ± is the half-width of a 95 % t interval over "
-            f"seeds.\n\n- `{meta['command']}` — {meta['date']}, {meta['machine']}, torch "
-            f"{meta['torch']}.\n\n{plan_table(rows, plans)}\n"
+        title = f"Whole allocations for one step ({domains}; bench/unit_tilt.py --plan)"
+        what = (
+            "each plan's budget split over the units it names in proportion to their weights "
+            "(the others get nothing), against the uniform step of the same seed. Fed, "
+            "starved: the mean change of the units the plan feeds and of those it leaves out."
         )
-        return
-    text = (
-        f"# Tilting one unit's data ({domains}; bench/unit_tilt.py)\n\n"
-        f"One Skill-Tree step from the base student, the {modes}: each unit given "
-        f"{meta['tilt']:g} fair shares of the budget (the rest even over the others), against "
-        f"the uniform step of the same seed. Seeds {', '.join(map(str, seeds))}; ± is the "
-        "half-width of a 95 % t interval over seeds.\n\n"
-        f"- `{meta['command']}` — {meta['date']}, {meta['machine']}, torch {meta['torch']}.\n\n"
-        f"{table(rows)}\n"
+        body = plan_table(rows, plans)
+    else:
+        title = f"Tilting one unit's data ({domains}; bench/unit_tilt.py)"
+        what = (
+            f"each unit given {meta['tilt']:g} fair shares of the budget (the rest even over "
+            "the others), against the uniform step of the same seed."
+        )
+        body = table(rows)
+    out.with_suffix(".md").write_text(
+        f"# {title}\n\nOne Skill-Tree step from the base student, the {modes}: {what} Seeds "
+        f"{', '.join(map(str, seeds))}; ± is the half-width of a 95 % t interval over seeds."
+        f"\n\n- `{meta['command']}` — {meta['date']}, {meta['machine']}, torch "
+        f"{meta['torch']}.\n\n{body}\n"
     )
-    out.with_suffix(".md").write_text(text)
 
 
 def main() -> None:
