@@ -11,6 +11,7 @@ from dataenvgym.agents.oracle_search import (
     elite_mean,
     logits_of,
     sample_allocations,
+    top_k_allocation,
 )
 from dataenvgym.errors import ConfigError
 from dataenvgym.registry import make_env
@@ -95,8 +96,60 @@ def test_the_search_never_spends_more_than_the_budget(env_name: str, tiny_kwargs
     assert len(set(counts)) == len(counts)  # nothing tried twice
 
 
+@pytest.mark.parametrize("budget", [10, 37, 384])
+def test_top_k_feeds_the_k_largest_gains_over_a_floor(budget: int) -> None:
+    gains = {"a/x": 0.30, "a/y": 0.10, "b/z": 0.20, "b/w": 0.0}
+    counts = top_k_allocation(gains, budget, 2, 0.2)
+    assert sum(counts.values()) == budget
+    # The two largest gains share what the floor leaves, equally (up to rounding).
+    assert abs(counts["a/x"] - counts["b/z"]) <= 1
+    assert counts["a/x"] > counts["a/y"] and counts["b/z"] > counts["a/y"]
+    # The others keep the floor only, whatever their gain.
+    assert abs(counts["a/y"] - counts["b/w"]) <= 1
+    assert counts["a/y"] == pytest.approx(0.2 * budget / 4, abs=1)
+
+
+def test_top_k_never_feeds_a_unit_that_did_not_gain() -> None:
+    gains = {"a/x": 0.30, "a/y": 0.0, "b/z": -0.2, "b/w": 0.001}
+    counts = top_k_allocation(gains, 100, 3, 0.0)
+    assert counts == {"a/x": 100, "a/y": 0, "b/z": 0, "b/w": 0}
+    # Nothing gained: uniform, like every other oracle candidate in that case.
+    assert top_k_allocation(dict.fromkeys(UNITS, 0.0), 100, 2, 0.1) == dict.fromkeys(UNITS, 25)
+    with pytest.raises(ValueError, match="at least 1"):
+        top_k_allocation(gains, 100, 0, 0.1)
+
+
+def test_the_oracle_tries_each_concentrated_candidate(tiny_kwargs: Any) -> None:
+    env = make_env(**tiny_kwargs("skill-tree"))
+    agent = make_oracle(env.domain, OracleConfig(private_per_subskill=30, concentrate=(1, 2)))
+    observation, _ = env.reset(seed=4)
+    agent.reset(seed=4)
+    agent.attach_env(env)
+    action = agent.act(observation)
+    look = agent.oracle.log[-1]
+    tried = {c.label: c for c in look.candidates}
+    budget = observation.budget_per_iteration
+    assert len(action.data) <= budget
+    for k in (1, 2):
+        expected = top_k_allocation(look.gains, budget, k, 0.1)
+        assert sum(expected.values()) == budget
+        # Tried under its own label, or already tried as an earlier candidate (never twice).
+        if f"top {k}" in tried:
+            assert tried[f"top {k}"].counts == expected
+        else:
+            assert any(c.counts == expected for c in look.candidates)
+
+
 @pytest.mark.parametrize(
-    "bad", [{"horizon": 0}, {"search_population": -1}, {"elite": 0}, {"search_sigma": -0.1}]
+    "bad",
+    [
+        {"horizon": 0},
+        {"search_population": -1},
+        {"elite": 0},
+        {"search_sigma": -0.1},
+        {"concentrate": (0,)},
+        {"concentrate_floor": 1.5},
+    ],
 )
 def test_a_config_that_cannot_search_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="OracleConfig"):

@@ -52,7 +52,12 @@ from dataenvgym.agents.allocation import AllocationConfig, largest_remainder
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
 from dataenvgym.agents.oracle_draw import counts_to_action, draw_as_an_engine, private_items
-from dataenvgym.agents.oracle_search import elite_mean, oracle_allocation, sample_allocations
+from dataenvgym.agents.oracle_search import (
+    elite_mean,
+    oracle_allocation,
+    sample_allocations,
+    top_k_allocation,
+)
 from dataenvgym.agents.policies import STATE_POLICIES
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
@@ -78,6 +83,10 @@ class OracleConfig:
         learnable_floor: One more candidate: this floor, and the rest in equal shares over
             the subskills that gained anything (slow learners are not starved by fast ones);
             ``None`` leaves it out.
+        concentrate: One more candidate per entry ``k``: ``concentrate_floor`` spread
+            uniformly and the rest in equal shares over the ``k`` subskills that gained
+            most under uniform data; empty (the default) tries none.
+        concentrate_floor: The uniform share of each concentrated candidate.
         with_state: One more candidate: what the built-in with-state policy would send,
             so that no step of the oracle is worse (on its private items) than that.
         with_state_allocation: The allocation knobs of that candidate, frozen at the rule
@@ -102,6 +111,8 @@ class OracleConfig:
     private_per_subskill: int = 300
     floors: tuple[float, ...] = (0.5,)
     learnable_floor: float | None = 0.3
+    concentrate: tuple[int, ...] = ()
+    concentrate_floor: float = 0.1
     with_state: bool = True
     with_state_allocation: AllocationConfig = field(
         default_factory=lambda: AllocationConfig(variance_weight=0.0)
@@ -117,6 +128,10 @@ class OracleConfig:
         for name in ("search_generations", "elite", "horizon", "private_per_subskill"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"OracleConfig.{name} must be at least 1")
+        if any(k < 1 for k in self.concentrate):
+            raise ConfigError("OracleConfig.concentrate entries must be at least 1")
+        if not 0.0 <= self.concentrate_floor <= 1.0:
+            raise ConfigError("OracleConfig.concentrate_floor must be in [0, 1]")
         if self.search_population < 0 or self.search_sigma < 0:
             raise ConfigError("OracleConfig.search_population and search_sigma must be >= 0")
 
@@ -249,6 +264,9 @@ class OraclePolicy:
         if self.config.learnable_floor is not None:
             equal = oracle_allocation(gains, budget, self.config.learnable_floor, equal=True)
             options.append(("learnable", equal))
+        for k in self.config.concentrate:
+            top = top_k_allocation(gains, budget, k, self.config.concentrate_floor)
+            options.append((f"top {k}", top))
         if self.config.with_state:
             options.append(("with-state", self._with_state_counts(observation)))
         candidates = [uniform]

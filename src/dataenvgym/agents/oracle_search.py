@@ -87,3 +87,28 @@ def oracle_allocation(
         k: floor / len(keys) + (1 - floor) * (scores[k] / mass if mass > 0 else 0.0) for k in keys
     }
     return largest_remainder(weights, budget)
+
+
+def top_k_allocation(
+    gains: Mapping[str, float], budget: int, k: int, floor: float
+) -> dict[str, int]:
+    """Split ``budget``: a uniform ``floor``, the rest in equal shares over the ``k`` subskills
+    that gained most (those that gained more than half a point; ties by name).
+
+    Concentrating pays where a unit's returns grow faster than its share, which the
+    gain-proportional candidates never try: measured on arithmetic under the retrain trainer,
+    one step of three units' data beat uniform data by about 7 points. With no unit that
+    gained, the whole budget is uniform.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    keys = sorted(gains)
+    if not keys:
+        return {}
+    ranked = sorted((k_ for k_ in keys if gains[k_] > 0.005), key=lambda u: (-gains[u], u))
+    chosen = set(ranked[:k])
+    floor = floor if chosen else 1.0
+    weights = {
+        u: floor / len(keys) + ((1 - floor) / len(chosen) if u in chosen else 0.0) for u in keys
+    }
+    return largest_remainder(weights, budget)
