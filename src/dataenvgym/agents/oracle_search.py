@@ -19,6 +19,8 @@ from dataenvgym.agents.allocation import largest_remainder, softmax
 
 #: Shares below this are treated as this share when turned into logits (log 0 is -inf).
 _MIN_SHARE = 1e-6
+#: A subskill "gained" under uniform data when its gain is above half a point.
+_GAINED = 0.005
 
 
 def logits_of(counts: Mapping[str, int], units: Sequence[str]) -> list[float]:
@@ -78,7 +80,7 @@ def oracle_allocation(
     if not keys:
         return {}
     if equal:
-        scores = {k: float(gains[k] > 0.005) for k in keys}
+        scores = {k: float(gains[k] > _GAINED) for k in keys}
     else:
         scores = {k: max(gains[k], 0.0) for k in keys}
     mass = sum(scores.values())
@@ -97,15 +99,17 @@ def top_k_allocation(
 
     Concentrating pays where a unit's returns grow faster than its share, which the
     gain-proportional candidates never try: measured on arithmetic under the retrain trainer,
-    one step of three units' data beat uniform data by about 7 points. With no unit that
-    gained, the whole budget is uniform.
+    one step of three units' data beat uniform data by about 7 points (held for a whole
+    episode the same plan loses to it, see docs/when-state-pays.md; the oracle judges each
+    step's candidates on its private items). With no unit that gained, the whole budget is
+    uniform.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     keys = sorted(gains)
     if not keys:
         return {}
-    ranked = sorted((k_ for k_ in keys if gains[k_] > 0.005), key=lambda u: (-gains[u], u))
+    ranked = sorted((u for u in keys if gains[u] > _GAINED), key=lambda u: (-gains[u], u))
     chosen = set(ranked[:k])
     floor = floor if chosen else 1.0
     weights = {
