@@ -45,9 +45,9 @@ from run_record import run_record
 
 UNIFORM = "(uniform)"
 
-# domain, seed, trainer mode (None: the default), tilt, threads, plans (empty: tilts),
-# budget (None: the domain's)
-Task = tuple[str, int, str | None, float, int, dict[str, dict[str, float]], int | None]
+# domain, seed, trainer fields (empty: the default trainer), tilt, threads, plans (empty:
+# tilts), budget (None: the domain's)
+Task = tuple[str, int, dict[str, Any], float, int, dict[str, dict[str, float]], int | None]
 
 
 def tilted(keys: list[str], budget: int, unit: str | None, tilt: float) -> dict[str, int]:
@@ -156,10 +156,11 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
     """The uniform step and one tilted step per subskill (or one step per plan), for one seed."""
     import torch
 
-    domain, seed, mode, tilt, threads, plans, budget_override = task
+    domain, seed, trainer, tilt, threads, plans, budget_override = task
     torch.set_num_threads(threads)
+    config: dict[str, Any] = {"budget": budget_override} if budget_override else {}
     env, _ = make_skill_tree_env(
-        domain, seed, mode, **({"budget": budget_override} if budget_override else {})
+        domain, seed, None, **config, **({"trainer": trainer} if trainer else {})
     )
     base = env.evaluate_test().report.per_subskill
     keys = sorted(units(env))
@@ -182,6 +183,7 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
                 "domain": domain,
                 "seed": seed,
                 "trainer_mode": env.trainer.config.mode,
+                "base_rehearsal": env.trainer.config.base_rehearsal,
                 "budget": budget,
                 "unit": unit or (None if plan else UNIFORM),
                 "plan": plan,
@@ -293,10 +295,13 @@ def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> Non
     modes = " and ".join(sorted({r["trainer_mode"] for r in rows}))
     domains = ", ".join(sorted({r["domain"] for r in rows}))
     budgets = sorted({r["budget"] for r in rows if r.get("budget")})
-    if budgets:
-        modes += f" trainer, {' and '.join(map(str, budgets))} data a step"
+    rehearsed = sorted({r.get("base_rehearsal", 0.0) for r in rows} - {0.0})
+    if rehearsed:
+        modes += f" trainer with {' and '.join(f'{x:g}' for x in rehearsed)} base rehearsal"
     else:
         modes += " trainer"
+    if budgets:
+        modes += f", {' and '.join(map(str, budgets))} data a step"
     plans = meta.get("plans") or {}
     if plans:
         title = f"Whole allocations for one step ({domains}; bench/unit_tilt.py --plan)"
@@ -329,6 +334,12 @@ def main() -> None:
     parser.add_argument("--trainer-mode", choices=["continue", "retrain"], default=None)
     parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
     parser.add_argument(
+        "--base-rehearsal",
+        type=float,
+        default=0.0,
+        help="TrainerConfig.base_rehearsal: base-student data per example of each fit",
+    )
+    parser.add_argument(
         "--plan",
         action="append",
         default=[],
@@ -346,9 +357,11 @@ def main() -> None:
         parser.error(str(err))
     threads = max(1, 2 // args.workers)
     meta = run_record(tilt=args.tilt, workers=args.workers, plans=plans)
+    trainer: dict[str, Any] = {"mode": args.trainer_mode} if args.trainer_mode else {}
+    if args.base_rehearsal:
+        trainer["base_rehearsal"] = args.base_rehearsal
     tasks: list[Task] = [
-        (args.domain, s, args.trainer_mode, args.tilt, threads, plans, args.budget)
-        for s in args.seeds
+        (args.domain, s, trainer, args.tilt, threads, plans, args.budget) for s in args.seeds
     ]
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

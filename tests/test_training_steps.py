@@ -206,3 +206,34 @@ def test_an_episode_step_trains_the_ruled_number_of_steps() -> None:
     n = info["num_new_data"] + info["num_new_data"] // 2  # new + half as much replay
     assert n > 0
     assert info["train"]["steps"] == max(1, -(-2 * n // min(64, n)))
+
+
+def test_base_rehearsal_keeps_the_base_data_in_every_fit_however_large(tmp_path: Path) -> None:
+    # The base's pool is all no-carry; the episode's data all carry. With base_rehearsal=0.5
+    # every fit adds half as many base examples as it trains on, above any floor.
+    domain = ArithmeticDomain()
+    pool = domain.generate("addition", "no_carry", 300, random.Random(2))
+    base = BaseStudent(CountingStudent(), tmp_path, training_data=pool)
+    accumulated = _data(1920, seed=5)
+    config = TrainerConfig(mode="retrain", base_rehearsal=0.5, min_examples=576)
+    student = FlooredStudent()
+    RetrainTrainer(config).train(
+        student, accumulated[-384:], accumulated, base=base, iteration=5, seed=0
+    )
+    fitted = student.fitted[0]
+    assert len(fitted) == 1920 + 960
+    assert fitted[:1920] == accumulated
+    assert all(d.subskill == "no_carry" for d in fitted[1920:])
+    # Continue: on new data + replay (384 + 192), then the floor has nothing left to add.
+    student = FlooredStudent()
+    go_on = TrainerConfig(base_rehearsal=0.5, min_examples=576)
+    new = _data(384, seed=6)
+    ContinueTrainer(go_on).train(student, new, new, base=base, iteration=1, seed=0)
+    assert len(student.fitted[0]) == 576 + 288
+    assert all(d.subskill == "no_carry" for d in student.fitted[0][576:])
+    # Off by default: the same fit as before the setting existed.
+    student = FlooredStudent()
+    RetrainTrainer(TrainerConfig(mode="retrain")).train(
+        student, accumulated[-384:], accumulated, base=base, iteration=5, seed=0
+    )
+    assert len(student.fitted[0]) == 1920

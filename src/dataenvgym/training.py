@@ -25,7 +25,9 @@ pull a converged student towards them. So a call never trains on fewer than ``mi
 up with *rehearsal*, earlier data drawn at their own proportions. Rehearsal holds the student
 where it is; it is not balanced across subskills, because balanced draws from the base
 student's pretraining data teach its under-trained subskills by themselves, and a teacher's
-data would no longer be what moves the student.
+data would no longer be what moves the student. ``base_rehearsal`` (off by default) adds the
+base student's own data to *every* fit in proportion to its size, so what the base knew is
+still rehearsed once an episode's data outgrow the floor.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ class TrainerConfig(BaseModel):
         min_examples: Fewest examples a call trains on when it has new data; new data and
             replay short of it are topped up with rehearsal (``None``: the student's
             ``min_fit_examples``, else 0).
+        base_rehearsal: Examples of the base student's own training data (drawn at its
+            proportions) added per example a call trains on, before the floor's top-up:
+            what the base student knew stays in every fit however much new data comes.
+            0 (the default) adds none.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -117,6 +123,13 @@ class TrainerConfig(BaseModel):
         ge=0,
         description="Fewest examples a call trains on; the shortfall is rehearsal of earlier "
         "data. None: the student's min_fit_examples, else 0.",
+    )
+
+    base_rehearsal: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Base-student training data added per example of each fit (at its own "
+        "proportions, before the floor's top-up); 0 adds none.",
     )
 
     @model_validator(mode="after")
@@ -158,6 +171,16 @@ def rehearsal(
     if not pool or have >= floor:
         return []
     return [rng.choice(pool) for _ in range(floor - have)]
+
+
+def base_share(
+    config: TrainerConfig, base: BaseStudent, have: int, rng: random.Random
+) -> list[TrainingDatum]:
+    """``config.base_rehearsal`` base-student examples per one of the ``have`` examples of a
+    fit, drawn at the base training data's own proportions."""
+    count = round(config.base_rehearsal * have)
+    pool = base.training_data
+    return [rng.choice(pool) for _ in range(count)] if pool else []
 
 
 def balanced_sample(
@@ -207,6 +230,7 @@ class ContinueTrainer:
         data = [*new_data, *replay]
         if new_data:  # no new data: nothing to learn, the student stays as it is
             held = random.Random(f"rehearsal:{seed}:{iteration}")
+            data += base_share(self.config, base, len(data), held)
             data += rehearsal(earlier, len(data), fit_floor(self.config, student), held)
         self.planned_steps = self.steps_for(student, len(data), iteration)
         return student.fit(data, steps=self.planned_steps, seed=seed + iteration)
@@ -243,6 +267,7 @@ class RetrainTrainer:
         data = list(accumulated)
         if new_data:
             held = random.Random(f"rehearsal:{seed}:{iteration}")
+            data += base_share(self.config, base, len(data), held)
             data += rehearsal(base.training_data, len(data), fit_floor(self.config, student), held)
         self.planned_steps = self.steps_for(student, len(data), iteration)
         return student.fit(data, steps=self.planned_steps, seed=seed + iteration)
