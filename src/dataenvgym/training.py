@@ -178,9 +178,7 @@ def base_share(
 ) -> list[TrainingDatum]:
     """``config.base_rehearsal`` base-student examples per one of the ``have`` examples of a
     fit, drawn at the base training data's own proportions."""
-    count = round(config.base_rehearsal * have)
-    pool = base.training_data
-    return [rng.choice(pool) for _ in range(count)] if pool else []
+    return rehearsal(base.training_data, 0, round(config.base_rehearsal * have), rng)
 
 
 def balanced_sample(
