@@ -159,9 +159,9 @@ def _seed_rows(task: Task) -> list[dict[str, Any]]:
     domain, seed, trainer, tilt, threads, plans, budget_override = task
     torch.set_num_threads(threads)
     config: dict[str, Any] = {"budget": budget_override} if budget_override else {}
-    env, _ = make_skill_tree_env(
-        domain, seed, None, **config, **({"trainer": trainer} if trainer else {})
-    )
+    if trainer:
+        config["trainer"] = trainer
+    env, _ = make_skill_tree_env(domain, seed, None, **config)
     base = env.evaluate_test().report.per_subskill
     keys = sorted(units(env))
     budget = env.config.budget_per_iteration

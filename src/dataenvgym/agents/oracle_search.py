@@ -83,6 +83,13 @@ def oracle_allocation(
         scores = {k: float(gains[k] > _GAINED) for k in keys}
     else:
         scores = {k: max(gains[k], 0.0) for k in keys}
+    return _over_floor(scores, budget, floor)
+
+
+def _over_floor(scores: Mapping[str, float], budget: int, floor: float) -> dict[str, int]:
+    """``budget`` split as a uniform ``floor`` plus the rest ∝ ``scores`` (all uniform when
+    every score is 0)."""
+    keys = sorted(scores)
     mass = sum(scores.values())
     floor = floor if mass > 0 else 1.0
     weights = {
@@ -111,8 +118,4 @@ def top_k_allocation(
         return {}
     ranked = sorted((u for u in keys if gains[u] > _GAINED), key=lambda u: (-gains[u], u))
     chosen = set(ranked[:k])
-    floor = floor if chosen else 1.0
-    weights = {
-        u: floor / len(keys) + ((1 - floor) / len(chosen) if u in chosen else 0.0) for u in keys
-    }
-    return largest_remainder(weights, budget)
+    return _over_floor({u: float(u in chosen) for u in keys}, budget, floor)
