@@ -30,8 +30,8 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 OUT = Path("bench/results/oracle_strength.json")
 REFERENCE = Path("bench/results/state_vs_no_state.json")
 
-# domain, env, seed, variant name, OracleConfig fields, trainer mode (None: default)
-Task = tuple[str, str, int, str, dict[str, Any], str | None]
+# domain, env, seed, variant name, OracleConfig fields, TrainerConfig fields
+Task = tuple[str, str, int, str, dict[str, Any], dict[str, Any]]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.registry import make_env
     from dataenvgym.runner import run_episode
 
-    domain, env_name, seed, variant, fields, mode = task
+    domain, env_name, seed, variant, fields, trainer = task
     torch.set_num_threads(1)
     config = RunConfig(
         env=env_name,  # type: ignore[arg-type]
@@ -52,7 +52,7 @@ def _episode(task: Task) -> dict[str, Any]:
         agent="oracle",
         seed=seed,
         test_every_iteration=False,
-        trainer={"mode": mode} if mode else {},  # type: ignore[arg-type]
+        trainer=trainer,  # type: ignore[arg-type]
     )
     env = make_env(**config.env_kwargs())
     domain_object = env.unwrapped.domain  # type: ignore[attr-defined]
@@ -67,6 +67,12 @@ def _episode(task: Task) -> dict[str, Any]:
         "config": fields,
         "seed": seed,
         "trainer_mode": config.trainer.mode,
+        # Only when set, so rows of the default trainer read as they always have.
+        **(
+            {"base_rehearsal": config.trainer.base_rehearsal}
+            if config.trainer.base_rehearsal
+            else {}
+        ),
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
         # Without pretraining (the base student is cached and shared by every agent).
@@ -145,7 +151,14 @@ def write(
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["domain"], row["env"], row["variant"], row["seed"], row["trainer_mode"])
+    return (
+        row["domain"],
+        row["env"],
+        row["variant"],
+        row["seed"],
+        row["trainer_mode"],
+        row.get("base_rehearsal", 0.0),
+    )
 
 
 def main() -> None:
@@ -160,13 +173,22 @@ def main() -> None:
         help="NAME=JSON of OracleConfig fields; default: the shipped oracle as 'default'",
     )
     parser.add_argument("--trainer-mode", choices=["continue", "retrain"], default=None)
+    parser.add_argument(
+        "--base-rehearsal",
+        type=float,
+        default=0.0,
+        help="TrainerConfig.base_rehearsal of every episode (default 0: none)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reference", type=Path, default=REFERENCE)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     variants = dict(v.split("=", 1) for v in args.variant) or {"default": "{}"}
+    trainer: dict[str, Any] = {"mode": args.trainer_mode} if args.trainer_mode else {}
+    if args.base_rehearsal:
+        trainer["base_rehearsal"] = args.base_rehearsal
     tasks: list[Task] = [
-        (domain, env, seed, name, json.loads(fields), args.trainer_mode)
+        (domain, env, seed, name, json.loads(fields), trainer)
         for name, fields in variants.items()
         for domain in args.domains
         for env in args.envs

@@ -30,8 +30,8 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 AGENTS = ["with-state", "no-state"]
 
 
-# domain, env, agent, seed, threads, trainer mode, budget and iterations (None: the default)
-Task = tuple[str, str, str, int, int, str | None, int | None, int | None]
+# domain, env, agent, seed, threads, trainer fields, budget and iterations (None: the default)
+Task = tuple[str, str, str, int, int, dict[str, Any], int | None, int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.config import RunConfig
     from dataenvgym.execute import execute_run
 
-    domain, env, agent, seed, threads, mode, budget, iterations = task
+    domain, env, agent, seed, threads, trainer, budget, iterations = task
     torch.set_num_threads(threads)
     extra: dict[str, Any] = {"budget": budget} if budget else {}
     if iterations:
@@ -50,7 +50,7 @@ def _episode(task: Task) -> dict[str, Any]:
         agent=agent,
         seed=seed,
         test_every_iteration=False,
-        trainer={"mode": mode} if mode else {},  # type: ignore[arg-type]
+        trainer=trainer,  # type: ignore[arg-type]
         **extra,
     )
     summary = execute_run(config, None, show_progress=False)
@@ -62,6 +62,12 @@ def _episode(task: Task) -> dict[str, Any]:
         "trainer_mode": config.trainer.mode,
         "budget": config.budget,
         "iterations": config.iterations,
+        # Only when set, so rows of the default trainer read as they always have.
+        **(
+            {"base_rehearsal": config.trainer.base_rehearsal}
+            if config.trainer.base_rehearsal
+            else {}
+        ),
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
         "wall_seconds": summary["wall_seconds"],
@@ -135,8 +141,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
-    return (row.get("domain", "arithmetic"), row["env"], row["agent"], row["seed"])
+def _key(row: dict[str, Any]) -> tuple[str, str, str, int, float]:
+    return (
+        row.get("domain", "arithmetic"),
+        row["env"],
+        row["agent"],
+        row["seed"],
+        row.get("base_rehearsal", 0.0),
+    )
 
 
 def _merged(earlier: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -152,8 +164,12 @@ def _save(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     made = "\n".join(
         f"- `{m['command']}` — {m['date']}, {m['machine']}, torch {m['torch']}." for m in runs
     )
+    rehearsal = meta.get("base_rehearsal")
+    trainer = f"The {meta['trainer_mode']} trainer" + (
+        f", with base rehearsal {rehearsal}" if rehearsal else ""
+    )
     path.with_suffix(".md").write_text(
-        f"# Agents vs no state\n\n## The {meta['trainer_mode']} trainer\n\n{made}\n\n"
+        f"# Agents vs no state\n\n## {trainer}\n\n{made}\n\n"
         "Final test accuracy and gain over the base student: mean ± half-width of a 95 % t "
         "interval over seeds; − no state is paired by seed.\n\n" + table(rows) + "\n"
     )
@@ -180,6 +196,12 @@ def main() -> None:
     parser.add_argument(
         "--trainer-mode", choices=["continue", "retrain"], default=None, help="default: continue"
     )
+    parser.add_argument(
+        "--base-rehearsal",
+        type=float,
+        default=0.0,
+        help="TrainerConfig.base_rehearsal of every episode (default 0: none)",
+    )
     parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
     parser.add_argument("--iterations", type=int, default=None, help="default: the run's")
     parser.add_argument(
@@ -190,8 +212,11 @@ def main() -> None:
     threads = max(1, 2 // args.workers)
     started = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
+    trainer: dict[str, Any] = {"mode": args.trainer_mode} if args.trainer_mode else {}
+    if args.base_rehearsal:
+        trainer["base_rehearsal"] = args.base_rehearsal
     tasks: list[Task] = [
-        (domain, env, agent, seed, threads, args.trainer_mode, args.budget, args.iterations)
+        (domain, env, agent, seed, threads, trainer, args.budget, args.iterations)
         for env in args.envs
         for seed in seeds
         for domain in args.domains
@@ -200,6 +225,7 @@ def main() -> None:
     earlier, earlier_runs = _earlier(args.out) if args.merge and args.out.exists() else ([], [])
     meta = run_record(
         trainer_mode=args.trainer_mode or "continue",
+        **({"base_rehearsal": args.base_rehearsal} if args.base_rehearsal else {}),
         earlier_runs=earlier_runs,  # the commands of the rows kept from --out (--merge)
     )
     rows: list[dict[str, Any]] = []

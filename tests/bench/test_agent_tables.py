@@ -60,3 +60,19 @@ def test_oracle_variants_are_paired_with_both_references_by_seed(
     assert a[5].startswith("+11.0 ±") and a[5].endswith("(2)")  # +10 and +12
     assert a[6] == "+5.0 (1 seed)"  # with-state ran seed 0 only
     assert b[5] == "+0.0 (1 seed)" and b[7] == "30 |"
+
+
+def test_rows_of_another_base_rehearsal_are_kept_apart_and_named(
+    load_bench: Callable[[str], ModuleType], tmp_path: Any
+) -> None:
+    bench = load_bench("state_vs_no_state")
+    plain = _row("no-state", 0, 0.50)
+    rehearsed = {**_row("no-state", 0, 0.60), "base_rehearsal": 0.5}
+    assert bench._merged([plain], [rehearsed]) == [plain, rehearsed]  # neither replaces
+    assert bench._merged([plain, rehearsed], [{**rehearsed, "final": 0.7}])[0] == plain
+    out = tmp_path / "rows.json"
+    meta = {"command": "c", "date": "d", "machine": "m", "torch": "t"}
+    bench._save(out, [rehearsed], {**meta, "trainer_mode": "retrain", "base_rehearsal": 0.5})
+    assert "## The retrain trainer, with base rehearsal 0.5" in out.with_suffix(".md").read_text()
+    bench._save(out, [plain], {**meta, "trainer_mode": "continue"})
+    assert "## The continue trainer\n" in out.with_suffix(".md").read_text()
