@@ -72,15 +72,14 @@ def test_predict_handles_prompts_of_different_lengths() -> None:
 
 
 class _Recording(TinyStudent):
-    """Keeps a copy of the weights each time a step is folded into the average."""
+    """Keeps a copy of the weights after every training step (through ``progress``)."""
 
     def __init__(self, config: TinyStudentConfig) -> None:
         super().__init__(config)
-        self.folded: list[list[torch.Tensor]] = []
-
-    def _accumulate(self, averaged: list[torch.Tensor], count: int) -> None:
-        self.folded.append([p.detach().clone() for p in self.model.parameters()])
-        super()._accumulate(averaged, count)
+        self.stepped: list[list[torch.Tensor]] = []
+        self.progress = lambda step, loss: self.stepped.append(
+            [p.detach().clone() for p in self.model.parameters()]
+        )
 
 
 def _data(count: int) -> list:
@@ -90,15 +89,15 @@ def _data(count: int) -> list:
 def test_averaging_ends_at_the_mean_of_the_last_steps_weights() -> None:
     student = _Recording(SMALL.model_copy(update={"average_last": 0.5}))
     student.fit(_data(40), steps=10, seed=0)
-    assert len(student.folded) == 5  # the last half of the steps
+    assert len(student.stepped) == 10
+    tail = student.stepped[5:]  # the last half of the steps
     for index, param in enumerate(student.model.parameters()):
-        mean = torch.stack([weights[index] for weights in student.folded]).mean(dim=0)
+        mean = torch.stack([weights[index] for weights in tail]).mean(dim=0)
         torch.testing.assert_close(param.detach(), mean)
     # the mean is not simply the last step's weights
-    last = student.folded[-1]
     assert any(
         not torch.equal(p.detach(), w)
-        for p, w in zip(student.model.parameters(), last, strict=True)
+        for p, w in zip(student.model.parameters(), tail[-1], strict=True)
     )
 
 
@@ -106,9 +105,11 @@ def test_without_averaging_a_fit_ends_at_its_last_step() -> None:
     plain, explicit = TinyStudent(SMALL), _Recording(SMALL.model_copy(update={"average_last": 0.0}))
     plain.fit(_data(40), steps=6, seed=3)
     explicit.fit(_data(40), steps=6, seed=3)
-    assert explicit.folded == []
-    for a, b in zip(plain.model.parameters(), explicit.model.parameters(), strict=True):
+    for a, b, last in zip(
+        plain.model.parameters(), explicit.model.parameters(), explicit.stepped[-1], strict=True
+    ):
         assert torch.equal(a, b)
+        assert torch.equal(b.detach(), last)
 
 
 def test_averaging_outside_0_to_1_is_refused() -> None:

@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel
 
 from dataenvgym.types import TaskInstance, TrainingDatum, TrainStats
 
@@ -248,7 +249,8 @@ class TinyStudent:
         # over training seeds unchanged (bench/fit_noise.py), so it is off by default.
         tail = self.config.average_last if average_last is None else average_last
         average_from = steps - max(1, round(tail * steps))
-        averaged: list[torch.Tensor] = []
+        # The equal-weight running mean of the weights after each step from average_from on.
+        averaged = AveragedModel(self.model) if tail > 0 else None
         self.model.train()
         batch_size = min(self.config.batch_size, max(len(examples), 1))
         smoothed = math.nan
@@ -262,15 +264,17 @@ class TinyStudent:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            if tail > 0 and step >= average_from:
-                self._accumulate(averaged, step - average_from + 1)
+            if averaged is not None and step >= average_from:
+                averaged.update_parameters(self.model)
             value = float(loss.item())
             smoothed = value if math.isnan(smoothed) else 0.9 * smoothed + 0.1 * value
             if self.progress is not None:
                 self.progress(step + 1, smoothed)
-        if averaged:
+        if averaged is not None:
             with torch.no_grad():
-                for param, mean in zip(self.model.parameters(), averaged, strict=True):
+                for param, mean in zip(
+                    self.model.parameters(), averaged.module.parameters(), strict=True
+                ):
                     param.copy_(mean)
         self.model.eval()
         return TrainStats(
@@ -279,16 +283,6 @@ class TinyStudent:
             final_loss=smoothed,
             seconds=time.perf_counter() - started,
         )
-
-    @torch.no_grad()
-    def _accumulate(self, averaged: list[torch.Tensor], count: int) -> None:
-        """Fold the current weights into ``averaged``, the mean of ``count`` weights."""
-        params = [p.detach() for p in self.model.parameters()]
-        if not averaged:
-            averaged.extend(p.clone() for p in params)
-            return
-        for mean, param in zip(averaged, params, strict=True):
-            mean.add_(param - mean, alpha=1.0 / count)
 
     @torch.no_grad()
     def predict(self, instances: Sequence[TaskInstance]) -> list[str]:
