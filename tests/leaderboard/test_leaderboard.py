@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from dataenvgym.cli import app
 from dataenvgym.leaderboard.board import build_board
-from dataenvgym.leaderboard.render import markdown, rich_table, write_board
+from dataenvgym.leaderboard.render import markdown, records, rich_table, write_board
 from dataenvgym.leaderboard.suite import (
     LeaderboardSuite,
     distinct_bases,
@@ -192,6 +193,35 @@ def test_the_board_shows_how_much_data_each_agent_really_trained_on() -> None:
         ]
     )
     assert "| 0.400 |  |" in markdown(old)  # a summary without the count leaves it empty
+
+
+def test_the_board_says_what_each_setting_cost_without_pretraining() -> None:
+    code = ("code", "skill-tree", 384, 3, "tiny")
+    vqa = ("vqa", "skill-tree", 1536, 5, "tiny-vqa")
+
+    def timed(gain: float, wall: float, base: float = 0.0) -> dict[str, Any]:
+        return {**_summary(gain), "wall_seconds": wall, "base_student_seconds": base}
+
+    results = [
+        (code, "no-state", 0, timed(0.10, 130.0, base=30.0)),  # pretrained in this run
+        (code, "no-state", 1, timed(0.12, 120.0)),
+        (code, "oracle", 0, timed(0.15, 400.0)),
+        (code, "oracle", 1, timed(0.16, 440.0)),
+        (vqa, "no-state", 0, _summary(0.10)),  # written before summaries kept the time
+    ]
+    board = build_board(results)
+    rows = {(r.setting, r.agent): r for r in board.rows}
+    assert rows[(code, "no-state")].episode_seconds == pytest.approx(110.0)
+    assert rows[(code, "oracle")].episode_seconds == pytest.approx(420.0)
+    assert math.isnan(rows[(vqa, "no-state")].episode_seconds)
+    assert board.episode_seconds()[code] == pytest.approx(2 * 110.0 + 2 * 420.0)
+    text = markdown(board)
+    assert "code / skill-tree / 3×384 / tiny 18 min; 0.3 h in all." in text
+    assert "vqa / skill-tree" not in text.split("Episode time per setting")[1].split("\n")[0]
+    by_agent = {r["agent"]: r for r in records(board) if r["domain"] == "code"}
+    assert by_agent["oracle"]["episode_seconds_mean"] == pytest.approx(420.0)
+    vqa_row = next(r for r in records(board) if r["domain"] == "vqa")
+    assert vqa_row["episode_seconds_mean"] is None
 
 
 def test_a_gap_within_seed_noise_gives_an_unbounded_score_written_as_null(

@@ -49,6 +49,9 @@ class BoardRow:
         data_trained: Training data the environment kept over the episode (after its
             duplicate and contamination filter), mean over seeds; NaN where summaries lack
             it. Every agent asks for the same budget, but what it keeps can differ.
+        episode_seconds: Wall time of one episode without pretraining its base student
+            (pretrained once per seed and shared by every agent), mean over the seeds whose
+            summaries record it; NaN where none does.
     """
 
     setting: Setting
@@ -61,6 +64,7 @@ class BoardRow:
     oracle_gap: float
     paired_gap: Interval | None = None
     data_trained: float = math.nan
+    episode_seconds: float = math.nan
 
     @property
     def role(self) -> str:
@@ -92,6 +96,15 @@ class Board:
 
     def settings(self) -> list[Setting]:
         return list(dict.fromkeys(row.setting for row in self.rows))
+
+    def episode_seconds(self) -> dict[Setting, float]:
+        """Per setting, the episode time of all its agents and seeds added up (the time one
+        worker would take; NaN where no summary records it)."""
+        totals: dict[Setting, float] = {}
+        for row in self.rows:
+            spent = row.episode_seconds * row.gain.n
+            totals[row.setting] = totals.get(row.setting, 0.0) + spent
+        return totals
 
     def overall(self) -> list[dict[str, Any]]:
         """Per non-reference agent: mean normalized score over the settings that have one,
@@ -177,6 +190,7 @@ def build_board(results: Iterable[tuple[Setting, str, int, Mapping[str, Any]]]) 
                     oracle_gap=gap,
                     paired_gap=paired_gap,
                     data_trained=_mean_data(by_seed.values()),
+                    episode_seconds=_mean_seconds(by_seed.values()),
                 )
             )
     board.repeats = _repeats(runs)
@@ -217,6 +231,15 @@ def _gain(summary: Mapping[str, Any]) -> float:
 def _mean_data(summaries: Iterable[Mapping[str, Any]]) -> float:
     counts = [float(s["total_training_data"]) for s in summaries if "total_training_data" in s]
     return statistics.fmean(counts) if counts else math.nan
+
+
+def _mean_seconds(summaries: Iterable[Mapping[str, Any]]) -> float:
+    seconds = [
+        float(s["wall_seconds"]) - float(s.get("base_student_seconds") or 0.0)
+        for s in summaries
+        if "wall_seconds" in s
+    ]
+    return statistics.fmean(seconds) if seconds else math.nan
 
 
 def setting_label(setting: Setting) -> str:

@@ -130,6 +130,13 @@ def markdown(board: Board) -> str:
             "\nOracle − no-state gain (pts), the score's denominator (paired by seed, "
             f"mean ± 95 % t-interval): {listed}.\n"
         )
+    seconds = {s: t for s, t in board.episode_seconds().items() if math.isfinite(t)}
+    if seconds:
+        listed = "; ".join(f"{setting_label(s)} {t / 60:.0f} min" for s, t in seconds.items())
+        out.write(
+            "\nEpisode time per setting, every agent and seed added up (one worker's time, "
+            f"without pretraining): {listed}; {sum(seconds.values()) / 3600:.1f} h in all.\n"
+        )
     flat = unseparated(board)
     if flat:
         names = ", ".join(setting_label(s) for s in flat)
@@ -167,6 +174,7 @@ def records(board: Board) -> list[dict[str, Any]]:
                 "gain_high": row.gain.high,
                 "final_test_mean": row.final.mean,
                 "data_trained_mean": _finite(row.data_trained),
+                "episode_seconds_mean": _finite(row.episode_seconds),
                 "oracle_gap": row.oracle_gap,
                 "oracle_gap_low": row.paired_gap.low if row.paired_gap else None,
                 "oracle_gap_high": row.paired_gap.high if row.paired_gap else None,
