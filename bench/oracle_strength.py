@@ -30,8 +30,8 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 OUT = Path("bench/results/oracle_strength.json")
 REFERENCE = Path("bench/results/state_vs_no_state.json")
 
-# domain, env, seed, variant name, OracleConfig fields, TrainerConfig fields
-Task = tuple[str, str, int, str, dict[str, Any], dict[str, Any]]
+# domain, env, seed, variant name, OracleConfig fields, TrainerConfig fields, iterations
+Task = tuple[str, str, int, str, dict[str, Any], dict[str, Any], int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -44,8 +44,9 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.registry import make_env
     from dataenvgym.runner import run_episode
 
-    domain, env_name, seed, variant, fields, trainer = task
+    domain, env_name, seed, variant, fields, trainer, iterations = task
     torch.set_num_threads(1)
+    extra: dict[str, Any] = {"iterations": iterations} if iterations else {}
     config = RunConfig(
         env=env_name,  # type: ignore[arg-type]
         domain=domain,
@@ -53,6 +54,7 @@ def _episode(task: Task) -> dict[str, Any]:
         seed=seed,
         test_every_iteration=False,
         trainer=trainer,  # type: ignore[arg-type]
+        **extra,
     )
     env = make_env(**config.env_kwargs())
     domain_object = env.unwrapped.domain  # type: ignore[attr-defined]
@@ -67,6 +69,8 @@ def _episode(task: Task) -> dict[str, Any]:
         "config": fields,
         "seed": seed,
         "trainer_mode": config.trainer.mode,
+        # Only when not the run's default, so the rows written before read as they did.
+        **({"iterations": iterations} if iterations else {}),
         # Only when set, so rows of the default trainer read as they always have.
         **(
             {"base_rehearsal": config.trainer.base_rehearsal}
@@ -158,6 +162,7 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
         row["seed"],
         row["trainer_mode"],
         row.get("base_rehearsal", 0.0),
+        row.get("iterations"),
     )
 
 
@@ -179,6 +184,7 @@ def main() -> None:
         default=0.0,
         help="TrainerConfig.base_rehearsal of every episode (default 0: none)",
     )
+    parser.add_argument("--iterations", type=int, default=None, help="default: the run's")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reference", type=Path, default=REFERENCE)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -188,7 +194,7 @@ def main() -> None:
     if args.base_rehearsal:
         trainer["base_rehearsal"] = args.base_rehearsal
     tasks: list[Task] = [
-        (domain, env, seed, name, json.loads(fields), trainer)
+        (domain, env, seed, name, json.loads(fields), trainer, args.iterations)
         for name, fields in variants.items()
         for domain in args.domains
         for env in args.envs

@@ -282,3 +282,21 @@ def test_the_with_state_revision_is_the_one_a_board_expects() -> None:
     assert current_revision(tree.model_copy(update={"env": "skill-list"})) is None
     # An LLM teacher's with-state run is not the built-in agent's: no revision to match.
     assert current_revision(tree.model_copy(update={"teacher": "openai:m"})) is None
+
+
+@pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
+def test_what_weakest_first_would_send_competes_within_the_budget(
+    env_name: str, tiny_kwargs: Any
+) -> None:
+    env, agent, observation = _attached_oracle(tiny_kwargs, env_name)
+    weakest = make_agent("weakest-first", env_name, env.domain).policy
+    planned = agent.oracle.guide_engine.planned_counts(weakest.plan(observation), observation)
+    expected = dict.fromkeys(agent.oracle.units, 0)
+    for (skill, subskill), count in planned.items():
+        expected[subskill_key(skill, subskill)] += count
+    agent.act(observation)
+    look = agent.oracle.log[-1]
+    tried = [c for c in look.candidates if c.counts == expected]
+    assert tried, "weakest-first's allocation was not tried"  # labelled, or equal to one tried
+    assert sum(tried[0].counts.values()) == observation.budget_per_iteration
+    assert tried[0].counts != look.candidates[0].counts  # not simply uniform again

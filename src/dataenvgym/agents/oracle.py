@@ -9,8 +9,9 @@ It sees what no real teacher can: the student itself. Before each step it
 2. tries allocations on copies of the student, each trained by the environment's own
    trainer (same steps, seed and replay): uniform; allocations ∝ what each subskill gained
    under uniform over a floor; equal shares over the subskills that gained; what the
-   built-in with-state policy would send; and then a search (the cross-entropy method on
-   unit shares, :mod:`dataenvgym.agents.oracle_search`) around the best of these. With a
+   built-in with-state and weakest-first policies would send; and then a search (the
+   cross-entropy method on unit shares, :mod:`dataenvgym.agents.oracle_search`) around
+   the best of these. With a
    ``horizon`` above 1 each copy is rolled on with the same allocation to the horizon's
    end (never past the episode's), and judged there;
 3. submits the data of the candidate whose copy scores best on the private items. The data
@@ -33,7 +34,7 @@ to carry everywhere), and the next step undid it. So whole allocations are judge
 private accuracy they reach.
 
 What it costs: each candidate is one training step of a copy (``horizon`` steps with a
-roll-out), and there are up to four fixed candidates plus ``search_population`` ×
+roll-out), and there are up to five fixed candidates plus ``search_population`` ×
 ``search_generations`` searched ones per step; the chosen copy's first step is the
 environment's own (:class:`HandOverTrainer`).
 
@@ -58,7 +59,7 @@ from dataenvgym.agents.oracle_search import (
     sample_allocations,
     top_k_allocation,
 )
-from dataenvgym.agents.policies import STATE_POLICIES
+from dataenvgym.agents.policies import STATE_POLICIES, WeakestFirstPolicy
 from dataenvgym.agents.procedural import ProceduralEngine
 from dataenvgym.envs.base import TeacherEnv
 from dataenvgym.errors import ConfigError, DataEnvGymError
@@ -89,6 +90,9 @@ class OracleConfig:
         concentrate_floor: The uniform share of each concentrated candidate.
         with_state: One more candidate: what the built-in with-state policy would send,
             so that no step of the oracle is worse (on its private items) than that.
+        weakest_first: One more candidate: what the built-in weakest-first policy would
+            send. Where every unit is learnable it can beat with-state by several points
+            (code and tool use), and an upper reference must not lose to a built-in agent.
         with_state_allocation: The allocation knobs of that candidate, frozen at the rule
             of oracle revision 2 (no variance term, no fair trial): a yardstick must not
             move with the agent it measures, so improving the with-state agent reruns only
@@ -114,6 +118,7 @@ class OracleConfig:
     concentrate: tuple[int, ...] = ()
     concentrate_floor: float = 0.1
     with_state: bool = True
+    weakest_first: bool = True
     with_state_allocation: AllocationConfig = field(
         default_factory=lambda: AllocationConfig(variance_weight=0.0)
     )
@@ -178,9 +183,9 @@ class OraclePolicy:
        so the look-ahead is the step itself (up to data the environment drops). Because
        subskills interfere (feeding only carries teaches the student to carry where it
        must not), allocations are judged by the whole private accuracy they reach, not by
-       per-subskill gains alone; uniform and with-state are always candidates, so no step
-       is worse than either on the private items (the episode as a whole is not
-       guaranteed: the look-ahead is one step deep).
+       per-subskill gains alone; uniform, with-state and weakest-first are always
+       candidates, so no step is worse than any of them on the private items (the episode
+       as a whole is not guaranteed: the look-ahead is one step deep).
 
     Needs :meth:`attach_env` after ``env.reset``.
     """
@@ -197,6 +202,7 @@ class OraclePolicy:
         self.drawn: set[str] = set()  # every prompt submitted in this episode, kept or dropped
         self.log: list[LookAhead] = []
         self.guide: Policy | None = None  # the with-state policy of the env, made on first use
+        self.weakest: Policy | None = None  # the weakest-first policy, made on first use
         self.guide_engine = ProceduralEngine(domain)
         self.trainer: Trainer | None = None  # the environment's own, unwrapped
         self.trained_copy: TrainedCopy | None = None  # the chosen copy, until the step
@@ -238,6 +244,7 @@ class OraclePolicy:
         # A checkpoint of revision 1 has no record of what it drew: start that record empty.
         self.__dict__.update(state)
         self.__dict__.setdefault("drawn", set())
+        self.__dict__.setdefault("weakest", None)  # revision 2 had no weakest-first candidate
         self.__dict__.setdefault("evaluation", set())
         self.__dict__.setdefault("private_prompts", set())
         self.__dict__.pop("excluded", None)
@@ -269,6 +276,8 @@ class OraclePolicy:
             options.append((f"top {k}", top))
         if self.config.with_state:
             options.append(("with-state", self._with_state_counts(observation)))
+        if self.config.weakest_first:
+            options.append(("weakest-first", self._counts_of(self._weakest(), observation)))
         candidates = [uniform]
         for tag, (label, counts) in enumerate(options, start=1):
             if all(counts != c.counts for c in candidates):
@@ -309,7 +318,17 @@ class OraclePolicy:
                 self.catalogue, self.config.with_state_allocation
             )
             self.guide.reset(self.seed)
-        plan = self.guide.plan(observation)
+        return self._counts_of(self.guide, observation)
+
+    def _weakest(self) -> Policy:
+        # Stateless (it reads the latest accuracies only), so one serves every step.
+        if self.weakest is None:
+            self.weakest = WeakestFirstPolicy(self.catalogue)
+        return self.weakest
+
+    def _counts_of(self, policy: Policy, observation: Observation) -> dict[str, int]:
+        """Per-subskill counts of ``policy``'s plan for ``observation``."""
+        plan = policy.plan(observation)
         targets = self.guide_engine.planned_counts(plan, observation)
         counts = dict.fromkeys(self.units, 0)
         for (skill, subskill), count in targets.items():
@@ -484,8 +503,10 @@ class OracleEngine:
 #: lose what the contamination guard drops (revision 1 left evaluation prompts out before
 #: writing and refilled, training on up to 13 % more data than the other agents). The search
 #: and the roll-out (``search_population``, ``horizon``) are off by default, so the default
-#: oracle (the one boards and ``run --agent oracle`` play) plays revision 2's episodes.
-ORACLE_REVISION = 2
+#: oracle (the one boards and ``run --agent oracle`` play) plays revision 2's episodes. 3:
+#: what the built-in weakest-first policy would send is one more candidate
+#: (``OracleConfig.weakest_first``).
+ORACLE_REVISION = 3
 
 
 @dataclass
