@@ -11,9 +11,8 @@ It sees what no real teacher can: the student itself. Before each step it
    under uniform over a floor; equal shares over the subskills that gained; what the
    built-in with-state and weakest-first policies would send; and then a search (the
    cross-entropy method on unit shares, :mod:`dataenvgym.agents.oracle_search`) around
-   the best of these. With a
-   ``horizon`` above 1 each copy is rolled on with the same allocation to the horizon's
-   end (never past the episode's), and judged there;
+   the best of these. With a ``horizon`` above 1 each copy is rolled on with the same
+   allocation to the horizon's end (never past the episode's), and judged there;
 3. submits the data of the candidate whose copy scores best on the private items. The data
    are drawn as the procedural engine draws them (the full count, none the oracle wrote
    before in this episode, and here none of its private items), and like every engine's
