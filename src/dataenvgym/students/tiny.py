@@ -100,7 +100,7 @@ class _Block(nn.Module):
         self.n_head = cfg.n_head
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: _LayerCache | None = None) -> torch.Tensor:
         """One block; ``cache`` (decoding only) holds this block's keys and values so far.
 
         With a cache, ``x`` holds only the new positions: they attend to every cached
@@ -111,10 +111,9 @@ class _Block(nn.Module):
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
         causal = True
         if cache is not None:
-            if cache:
-                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-                causal = t > 1  # one new position may see all keys; more need a mask
-            cache[:] = [k, v]
+            first = cache.owner.length == 0
+            k, v = cache.extend(k, v)
+            causal = first or t > 1  # one new position may see all keys; more need a mask
         drop = self.dropout if self.training else 0.0
         if causal and k.shape[2] != t:
             mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(k.shape[2] - t)
@@ -123,6 +122,55 @@ class _Block(nn.Module):
             attn = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=drop)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, t, c))
         return x + self.mlp(self.ln2(x))
+
+
+class DecodeCache:
+    """Keys and values of the positions decoded so far, for every block of a :class:`TinyGPT`.
+
+    Each block writes into a buffer sized for the model's longest sequence, so a decoding
+    step copies only its new position (growing the keys by concatenation copied them all,
+    every step: a third of the decoding time). :meth:`keep` drops the rows that are done.
+
+    Args:
+        model: The model being decoded.
+        batch: Rows decoded together.
+        length: Most positions the rows will hold (the model's ``max_len`` if not given).
+    """
+
+    def __init__(self, model: TinyGPT, batch: int, length: int | None = None) -> None:
+        cfg = model.cfg
+        length = cfg.max_len if length is None else min(length, cfg.max_len)
+        shape = (batch, cfg.n_head, length, cfg.d_model // cfg.n_head)
+        dtype = model.tok.weight.dtype
+        self.length = 0
+        self.layers = [_LayerCache(self, shape, dtype) for _ in range(cfg.n_layer)]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only ``rows`` (indices into the current batch), in that order."""
+        for layer in self.layers:
+            layer.keys = _rows_of(layer.keys, rows, self.length)
+            layer.values = _rows_of(layer.values, rows, self.length)
+
+
+def _rows_of(buffer: torch.Tensor, rows: torch.Tensor, length: int) -> torch.Tensor:
+    """A new buffer holding ``rows`` of ``buffer``; only the first ``length`` positions count."""
+    out = buffer.new_empty((len(rows), *buffer.shape[1:]))
+    out[:, :, :length] = buffer[:, :, :length].index_select(0, rows)
+    return out
+
+
+class _LayerCache:
+    def __init__(self, owner: DecodeCache, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+        self.owner = owner
+        self.keys = torch.empty(shape, dtype=dtype)
+        self.values = torch.empty(shape, dtype=dtype)
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new positions' keys and values; return all positions' so far."""
+        start, end = self.owner.length, self.owner.length + k.shape[2]
+        self.keys[:, :, start:end] = k
+        self.values[:, :, start:end] = v
+        return self.keys[:, :, :end], self.values[:, :, :end]
 
 
 class TinyGPT(nn.Module):
@@ -144,17 +192,17 @@ class TinyGPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(
-        self, ids: torch.Tensor, cache: list[list[torch.Tensor]] | None = None
-    ) -> torch.Tensor:
-        """Logits for ``ids``; with a ``cache`` (one list per block, filled in place),
-        ``ids`` continue the cached positions, so greedy decoding costs one position a step.
+    def forward(self, ids: torch.Tensor, cache: DecodeCache | None = None) -> torch.Tensor:
+        """Logits for ``ids``; with a ``cache`` (filled in place), ``ids`` continue the
+        cached positions, so greedy decoding costs one position a step.
         """
-        start = cache[0][0].shape[2] if cache and cache[0] else 0
+        start = cache.length if cache is not None else 0
         t = ids.shape[1]
         x = self.tok(ids) + self.pos(torch.arange(start, start + t, device=ids.device))
         for index, block in enumerate(self.blocks):
-            x = block(x, cache[index] if cache is not None else None)
+            x = block(x, cache.layers[index] if cache is not None else None)
+        if cache is not None:
+            cache.length += t
         return self.ln_f(x) @ self.tok.weight.T
 
     def num_parameters(self) -> int:
@@ -308,20 +356,30 @@ class TinyStudent:
         return answers
 
     def _greedy(self, ids: torch.Tensor, max_new: int) -> list[str]:
-        prompt_len = ids.shape[1]
-        finished = torch.zeros(ids.shape[0], dtype=torch.bool)
-        # Keys and values of earlier positions are cached: each step runs one position.
-        cache: list[list[torch.Tensor]] = [[] for _ in self.model.blocks]
+        rows = ids.shape[0]
+        written = torch.full((rows, max_new), EOS, dtype=ids.dtype)
+        # Rows still in the batch, as indices into ``ids``. Finished rows leave it once an
+        # eighth of it is done, so each step costs about what the unfinished answers need
+        # (answer lengths differ up to 3x in code); until then a finished row writes past its
+        # EOS, which decoding ignores. Near the end, copying the cache would cost more than
+        # the remaining steps save, so the batch stays as it is.
+        active = torch.arange(rows)
+        finished = torch.zeros(rows, dtype=torch.bool)
+        cache = DecodeCache(self.model, rows, ids.shape[1] + max_new)
         step_input = ids
-        for _ in range(max_new):
+        for step in range(max_new):
             next_id = self.model(step_input, cache)[:, -1, :].argmax(dim=-1)
-            next_id = torch.where(finished, torch.full_like(next_id, EOS), next_id)
-            ids = torch.cat([ids, next_id[:, None]], dim=1)
-            step_input = next_id[:, None]
+            written[active, step] = next_id
             finished |= next_id == EOS
-            if bool(finished.all()):
+            done = int(finished.sum())
+            if done == len(active):
                 break
-        texts = [decode(row[prompt_len:].tolist()) for row in ids]
+            if done * 8 >= len(active) and max_new - step > 8:
+                keep = (~finished).nonzero().squeeze(1)
+                cache.keep(keep)
+                active, next_id, finished = active[keep], next_id[keep], finished[keep]
+            step_input = next_id[:, None]
+        texts = [decode(row.tolist()) for row in written]
         return [t[::-1] for t in texts] if self.config.reverse_response else texts
 
     def save(self, directory: Path) -> None:
