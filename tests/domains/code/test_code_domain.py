@@ -79,7 +79,8 @@ def test_every_subskill_generates_data_that_verifies(domain: CodeDomain) -> None
         for sub in s.subskills
         for d in domain.generate(s.name, sub, 2, rng)
     ]
-    assert len(data) == 32 and len({d.id for d in data}) == 32
+    units = sum(len(s.subskills) for s in domain.skills())
+    assert units == 20 and len(data) == 2 * units and len({d.id for d in data}) == len(data)
     assert domain.verify_many(data) == [None] * len(data)
 
 
@@ -126,3 +127,18 @@ def test_verdicts_are_memoised(domain: CodeDomain, monkeypatch: pytest.MonkeyPat
     again = domain.score_many(val[:5], [i.answer for i in val[:5]])
     assert all(s.correct for s in again)
     assert calls == [1]  # only the fifth, new answer ran
+
+
+def test_an_answer_the_parser_warns_about_is_judged_without_a_warning() -> None:
+    import warnings
+
+    from dataenvgym.domains.code.domain import solution_source
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SyntaxWarning escaping would fail the test
+        source = solution_source("x", "1if x>2 else 0")
+    namespace: dict[str, object] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # compiling it here warns again
+        exec(source, namespace)
+    assert namespace["f"](3) == 1  # type: ignore[operator]

@@ -170,6 +170,35 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["sorted(a,key=lambda x:abs({n}-x))", "sorted(a,key=lambda x:(x-{n})**2)"],
     ),
+    "keep items above {words}": (
+        ["[x for x in a if x>={n}]", "[x for x in a if x>{n1}]", "[x for x in a if x>{nm1}]"],
+        ["[y for y in a if {n}<y]"],
+    ),
+    "keep items below {words}": (
+        ["[x for x in a if x<={n}]", "[x for x in a if x<{n1}]", "[x for x in a if x>{n}]"],
+        ["[x for x in a if not x>={n}]"],
+    ),
+    "multiply each by {words}": (
+        ["[x*{k1} for x in a]", "[x+{k} for x in a]"],
+        ["[{k}*x for x in a]"],
+    ),
+    "add {words} to each": (
+        ["[x+{k1} for x in a]", "[x*{k} for x in a]"],
+        ["[{k}+x for x in a]"],
+    ),
+    # The index is not the prime: prime #i named by i is the commonest wrong answer.
+    "keep items above prime #{i}": (
+        ["[x for x in a if x>{i}]", "[x for x in a if x>={p}]", "[x for x in a if x>{p1}]"],
+        ["[x for x in a if {p}<x]"],
+    ),
+    "keep items below prime #{i}": (
+        ["[x for x in a if x<{i}]", "[x for x in a if x<={p}]", "[x for x in a if x<{pm1}]"],
+        ["[x for x in a if not x>={p}]"],
+    ),
+    "add prime #{i} to each": (
+        ["[x+{i} for x in a]", "[x+{p1} for x in a]", "[x+{pm1} for x in a]"],
+        ["[{p}+x for x in a]", "[x+{p} for x in a[:]]"],
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 """The built-in code domain: write the expression a Python function returns, from a line.
 
-8 skills, 16 subskills (see :mod:`~dataenvgym.domains.code.templates`). The student answers
+10 skills, 20 subskills (see :mod:`~dataenvgym.domains.code.templates`). The student answers
 with one expression, which must parse as exactly one (``ast.parse(..., mode="eval")``) or
 scores 0. The scorer wraps it as ``def f(<arg>): return (<expression>)`` and judges it by
 *differential testing*: the function runs in the sandbox on the item's hidden inputs (48 by
@@ -22,6 +22,7 @@ import ast
 import functools
 import hashlib
 import random
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,10 +63,14 @@ DEFAULT_PRETRAINING_MIX: dict[str, float] = {
     "index_loops/weighted": 0.0,
     "counting/remainder_counts": 0.0,
     "sorting/by_distance": 0.0,
+    "number_words/threshold": 0.0,
+    "number_words/scale": 0.0,
+    "number_facts/prime_threshold": 0.0,
+    "number_facts/prime_shift": 0.0,
 }
 
 #: The tiny student's size and budget for this domain (see ``registry.DOMAIN_DEFAULTS``):
-#: prompts up to 33 characters and answers up to 57 need a longer context than arithmetic.
+#: prompts up to 44 characters and answers up to 57 need a longer context than arithmetic.
 TINY_STUDENT_DEFAULTS: dict[str, Any] = {"max_len": 96, "max_new_tokens": 60}
 #: Pretraining for this domain: 600 steps master the heavy part of the mix (measured).
 PRETRAIN_DEFAULTS: dict[str, Any] = {"steps": 600}
@@ -178,13 +183,17 @@ def solution_source(arg: str, expression: str) -> str:
             followed by statements, say): it is rejected, never pasted into the module.
     """
     text = expression.strip()
-    try:
-        ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError) as exc:
-        raise InvalidExpression(f"not one Python expression: {exc}") from None
     source = f"def f({arg}):\n    return (\n{text}\n    )\n"
-    # Belt and braces: the module must be that one function returning one expression.
-    tree = ast.parse(source)
+    # A student's answer such as ``1x`` makes the parser warn ("invalid decimal literal")
+    # on stderr, once per answer: noise in every run's output. The answer is judged anyway.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        try:
+            ast.parse(text, mode="eval")
+        except (SyntaxError, ValueError) as exc:
+            raise InvalidExpression(f"not one Python expression: {exc}") from None
+        # Belt and braces: the module must be that one function returning one expression.
+        tree = ast.parse(source)
     body = tree.body[0] if len(tree.body) == 1 else None
     if not isinstance(body, ast.FunctionDef) or len(body.body) != 1:
         raise InvalidExpression("not one Python expression")
@@ -197,12 +206,14 @@ def datum_id(prompt: str, response: str) -> str:
 
 
 class CodeDomain:
-    """Built-in code: 8 skills, 16 subskills, pass@1 by running hidden tests in the sandbox."""
+    """Built-in code: 10 skills, 20 subskills, pass@1 by running hidden tests in the sandbox."""
 
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
-    version = "2"  # 2: hidden checks compared outside the sandbox, 48 per item; 150-item splits
+    # 2: hidden checks compared outside the sandbox, 48 per item; 150-item splits.
+    # 3: numbers in words (slow to learn) and primes by index (facts: out of reach).
+    version = "3"
 
     def __init__(self, config: CodeConfig | None = None) -> None:
         self.config = config or CodeConfig()

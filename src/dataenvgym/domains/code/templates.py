@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataenvgym.domains.code import edge_inputs as E
+from dataenvgym.domains.code import number_words as N
 
 Params = dict[str, Any]
 Reference = Callable[[Any], Any]
@@ -43,6 +44,8 @@ class Template:
         params: Draws the placeholders' values.
         reference: Params -> the function the solution must compute.
         inputs: (rng, params) -> inputs that discriminate wrong solutions, edge cases first.
+        derive: The placeholders a prompt does not spell out, from those it does
+            (``words`` -> ``n``); ``None`` when the prompt's values name nothing.
     """
 
     prompt: str
@@ -51,6 +54,7 @@ class Template:
     params: Callable[[random.Random], Params]
     reference: Callable[[Params], Reference]
     inputs: Callable[[random.Random, Params], list[Any]]
+    derive: Callable[[Params], Params | None] | None = None
 
     def render(self, params: Params) -> tuple[str, str]:
         """The prompt and the reference solution for ``params``."""
@@ -62,7 +66,7 @@ class Template:
         for match in _PLACEHOLDER.finditer(self.prompt):
             out.append(re.escape(self.prompt[last : match.start()]))
             name = match.group(1)
-            kind = r"[a-z]+" if name in _TEXT_PARAMS else r"\d+"
+            kind = _PARAM_PATTERNS.get(name, r"\d+")
             out.append(f"(?P<{name}>{kind})")
             last = match.end()
         out.append(re.escape(self.prompt[last:]))
@@ -77,7 +81,14 @@ class Template:
             k: (v if k in _TEXT_PARAMS else int(v)) for k, v in match.groupdict().items()
         }
         # Only the canonical spelling (no leading zeros) is a prompt of this template.
-        return params if fill(self.prompt, params) == prompt else None
+        if fill(self.prompt, params) != prompt:
+            return None
+        if self.derive is not None:
+            derived = self.derive(params)
+            if derived is None:
+                return None
+            params.update(derived)
+        return params
 
 
 def fill(text: str, params: Params) -> str:
@@ -87,8 +98,9 @@ def fill(text: str, params: Params) -> str:
     )
 
 
-#: Placeholders that hold text rather than integers.
-_TEXT_PARAMS = {"c", "d", "w"}
+#: Placeholders that hold text rather than integers, and what each may look like.
+_PARAM_PATTERNS = {"c": r"[a-z]+", "d": r"[a-z]+", "w": r"[a-z]+", "words": N.WORDS_PATTERN}
+_TEXT_PARAMS = set(_PARAM_PATTERNS)
 
 
 def _ranged(**ranges: tuple[int, int]) -> Callable[[random.Random], Params]:
@@ -111,6 +123,50 @@ def _slice_params(rng: random.Random) -> Params:
 def _letter_pair(rng: random.Random) -> Params:
     c, d = rng.sample(_LETTERS, 2)
     return {"c": c, "d": d}
+
+
+Derive = Callable[[Params], Params | None]
+
+
+def _keep(
+    value: str, key: str, params: Callable[[random.Random], Params], derive: Derive
+) -> list[Template]:
+    """``keep items above/below <value>``, the threshold being ``p[key]`` once derived."""
+    return [
+        Template(
+            f"keep items above {value}",
+            f"[x for x in a if x>{{{key}}}]",
+            "a",
+            params,
+            lambda p: lambda a: [x for x in a if x > p[key]],
+            E.threshold_lists(key),
+            derive,
+        ),
+        Template(
+            f"keep items below {value}",
+            f"[x for x in a if x<{{{key}}}]",
+            "a",
+            params,
+            lambda p: lambda a: [x for x in a if x < p[key]],
+            E.threshold_lists(key),
+            derive,
+        ),
+    ]
+
+
+def _add_to_each(
+    value: str, key: str, params: Callable[[random.Random], Params], derive: Derive
+) -> Template:
+    """``add <value> to each``, the constant being ``p[key]`` once derived."""
+    return Template(
+        f"add {value} to each",
+        f"[x+{{{key}}} for x in a]",
+        "a",
+        params,
+        lambda p: lambda a: [x + p[key] for x in a],
+        E.map_lists(0, 99),
+        derive,
+    )
 
 
 #: skill -> subskill -> (description, templates). Descriptions are what engines and teachers
@@ -385,6 +441,37 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
             ],
         ),
     },
+    "number_words": {
+        "threshold": (
+            "keep the items above or below a number written in words",
+            _keep("{words}", "n", N.spelled_params(0, 999, "n"), N.from_words("n")),
+        ),
+        "scale": (
+            "multiply or shift every item by a number written in words",
+            [
+                Template(
+                    "multiply each by {words}",
+                    "[x*{k} for x in a]",
+                    "a",
+                    N.spelled_params(2, 999, "k"),
+                    lambda p: lambda a: [x * p["k"] for x in a],
+                    E.map_lists(0, 99),
+                    N.from_words("k"),
+                ),
+                _add_to_each("{words}", "k", N.spelled_params(2, 999, "k"), N.from_words("k")),
+            ],
+        ),
+    },
+    "number_facts": {
+        "prime_threshold": (
+            "keep the items above or below the i-th prime",
+            _keep("prime #{i}", "p", N.prime_params, N.prime_of),
+        ),
+        "prime_shift": (
+            "add the i-th prime to every item",
+            [_add_to_each("prime #{i}", "p", N.prime_params, N.prime_of)],
+        ),
+    },
 }
 
 SKILL_DESCRIPTIONS = {
@@ -396,4 +483,6 @@ SKILL_DESCRIPTIONS = {
     "index_loops": "loops over the indices of a list",
     "counting": "counting with dicts",
     "sorting": "sorting with a key",
+    "number_words": "reading numbers written out in words",
+    "number_facts": "numbers known by name, not by a rule",
 }
