@@ -51,7 +51,7 @@ def test_queries_parse_back_to_their_gold_plans(
 def test_protocol_mix_and_splits(domain: ToolUseDomain) -> None:
     assert isinstance(domain, ProceduralDomain)
     keys = {f"{s.name}/{sub}" for s in domain.skills() for sub in s.subskills}
-    assert set(domain.pretraining_mix()) == keys and len(keys) == 12
+    assert set(domain.pretraining_mix()) == keys and len(keys) == 16
     val, test = domain.splits(0)
     assert set(Counter((i.skill, i.subskill) for i in val).values()) == {5}
     assert not {i.prompt for i in val} & {i.prompt for i in test}
@@ -101,3 +101,24 @@ def test_generated_data_verify_and_wrong_data_do_not(domain: ToolUseDomain) -> N
     )
     assert "not a tool-use query" in (domain.verify(datum("hello", "mul(3,4)")) or "")
     assert parse_query("price of p101 in lb") is None  # price has no unit
+
+
+def test_numbers_in_words_and_primes_by_index_are_read_from_the_query(
+    domain: ToolUseDomain,
+) -> None:
+    def datum(prompt: str, response: str) -> TrainingDatum:
+        return TrainingDatum(id="x", domain="tool-use", prompt=prompt, response=response)
+
+    spelled = parse_query("four hundred twelve times 3")
+    assert spelled is not None and (spelled.skill, spelled.subskill) == ("number_words", "calc")
+    assert domain.verify(datum("four hundred twelve times 3", "mul(412,3)")) is None
+    assert domain.verify(datum("ninety-one km in mi", "conv(91,km,mi)")) is None
+    prime = parse_query("prime #25 plus 4")
+    assert prime is not None and (prime.skill, prime.subskill) == ("number_facts", "prime_calc")
+    assert domain.verify(datum("prime #25 plus 4", "add(97,4)")) is None
+    # The index is not the prime, and a near miss is not the answer.
+    assert domain.verify(datum("prime #25 plus 4", "add(25,4)")) is not None
+    assert domain.verify(datum("prime #3 m in ft", "conv(7,m,ft)")) is not None
+    assert domain.verify(datum("prime #3 m in ft", "conv(5,m,ft)")) is None
+    for unreadable in ("four hundred and twelve times 3", "prime #0 plus 4", "prime #301 plus 4"):
+        assert parse_query(unreadable) is None, unreadable

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dataenvgym.domains import number_words as N
 from dataenvgym.domains.code import edge_inputs as E
-from dataenvgym.domains.code import number_words as N
 
 Params = dict[str, Any]
 Reference = Callable[[Any], Any]

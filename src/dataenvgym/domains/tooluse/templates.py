@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dataenvgym.domains import number_words as N
 from dataenvgym.domains.tooluse.tools import table
 
 Params = dict[str, Any]
@@ -28,6 +29,7 @@ _KINDS = {
     "date": r"\d{4}-\d{2}-\d{2}",
     "word": r"[a-z]+",
     "unit": r"[a-z]+",
+    "words": N.WORDS_PATTERN,
 }
 #: Words are drawn from syllables: a space of about 10^5 words, so a subskill never runs out
 #: of distinct queries.
@@ -147,6 +149,45 @@ def _text(rng: random.Random) -> Params:
     return {"word": word, "k": rng.randint(2, 99)}
 
 
+def _spelled(key: str, params: Callable[[random.Random], Params]) -> Callable[..., Params]:
+    """``params`` plus the spelling of its ``key`` as ``words``."""
+
+    def draw(rng: random.Random) -> Params:
+        drawn = params(rng)
+        return {**drawn, "words": N.spell(drawn[key])}
+
+    return draw
+
+
+def _read(key: str) -> Callable[[Params], Params]:
+    """Recovers ``key`` from the query's ``words``; ``KeyError`` unless they spell a number."""
+
+    def derive(params: Params) -> Params:
+        value = N.read(params["words"])
+        if value is None:
+            raise KeyError(params["words"])
+        return {**params, key: value}
+
+    return derive
+
+
+def _with_prime(params: Callable[[random.Random], Params]) -> Callable[..., Params]:
+    """``params`` plus an index ``i`` and its prime ``p``."""
+
+    def draw(rng: random.Random) -> Params:
+        i = rng.randint(1, N.PRIME_COUNT)
+        return {**params(rng), "i": i, "p": N.prime(i)}
+
+    return draw
+
+
+def _prime_of(params: Params) -> Params:
+    value = N.prime(params["i"])
+    if value is None:
+        raise KeyError(params["i"])
+    return {**params, "p": value}
+
+
 #: skill -> subskill -> (description, templates).
 CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
     "calculator": {
@@ -248,6 +289,50 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
             ],
         ),
     },
+    "number_words": {
+        "calc": (
+            "arithmetic on a number written in words",
+            [
+                QueryTemplate(
+                    "{words} times {b}", "mul({a},{b})", _spelled("a", _calc), _read("a")
+                ),
+                QueryTemplate("{words} plus {b}", "add({a},{b})", _spelled("a", _calc), _read("a")),
+            ],
+        ),
+        "convert": (
+            "a unit conversion of a number written in words",
+            [
+                QueryTemplate(
+                    "{words} {unit1} in {unit2}",
+                    "conv({v},{unit1},{unit2})",
+                    _spelled("v", _convert),
+                    _read("v"),
+                )
+            ],
+        ),
+    },
+    "number_facts": {
+        "prime_calc": (
+            "arithmetic on the i-th prime",
+            [
+                QueryTemplate(
+                    "prime #{i} times {b}", "mul({p},{b})", _with_prime(_calc), _prime_of
+                ),
+                QueryTemplate("prime #{i} plus {b}", "add({p},{b})", _with_prime(_calc), _prime_of),
+            ],
+        ),
+        "prime_convert": (
+            "a unit conversion of the i-th prime",
+            [
+                QueryTemplate(
+                    "prime #{i} {unit1} in {unit2}",
+                    "conv({p},{unit1},{unit2})",
+                    _with_prime(_convert),
+                    _prime_of,
+                )
+            ],
+        ),
+    },
 }
 
 SKILL_DESCRIPTIONS = {
@@ -256,4 +341,6 @@ SKILL_DESCRIPTIONS = {
     "lookup": "reading the item table",
     "dates": "date arithmetic",
     "text": "text operations",
+    "number_words": "reading numbers written out in words",
+    "number_facts": "numbers known by name, not by a rule",
 }
