@@ -1,12 +1,12 @@
 """The built-in tool-use domain: answer a short query with a plan of 1-3 tool calls.
 
-5 skills (tool families), 12 subskills (tool combinations; see
-:mod:`~dataenvgym.domains.tooluse.templates`). The student writes the plan in the fixed text
-format of :mod:`~dataenvgym.domains.tooluse.tools`. A plan is **correct** when it makes the
-query's calls (:mod:`~dataenvgym.domains.tooluse.plans`): the same tools, in order, each on the
-query's values or on the results of the same earlier calls, and so the same answer. A plan
-that reaches the answer with other arguments (a hard-coded result) is wrong. ``partial`` is
-the mean of
+7 skills, 16 subskills: tool families and their combinations, and numbers a query names in
+words or as the i-th prime (see :mod:`~dataenvgym.domains.tooluse.templates`). The student
+writes the plan in the fixed text format of :mod:`~dataenvgym.domains.tooluse.tools`. A plan is
+**correct** when it makes the query's calls (:mod:`~dataenvgym.domains.tooluse.plans`): the
+same tools, in order, each on the query's values or on the results of the same earlier calls,
+and so the same answer. A plan that reaches the answer with other arguments (a hard-coded
+result) is wrong. ``partial`` is the mean of
 
 * **plan accuracy** (MnMs' tool-sequence exactness): the predicted tool names, in order, equal
   the gold plan's;
@@ -124,7 +124,7 @@ def datum_id(prompt: str, response: str) -> str:
 
 
 class ToolUseDomain:
-    """Built-in tool use: 5 skills, 12 subskills; plan accuracy and executed answers."""
+    """Built-in tool use: 7 skills, 16 subskills; plan accuracy and executed answers."""
 
     name = NAME
     #: Bumped when a change to the generators, splits or scorer makes earlier runs

@@ -1,9 +1,11 @@
 """The built-in tool-use queries: a short request and the plan of 1-3 calls that answers it.
 
 Skills are tool families and subskills the tool combinations a query needs (one call, two
-chained calls, three). Each subskill is a list of :class:`QueryTemplate` s whose placeholders
-have kinds (integer, item code, field, unit pair, date, word), so a query parses back into
-its gold plan: the verifier needs nothing but the prompt.
+chained calls, three), plus two skills whose queries name a number in words or as the i-th
+prime (:mod:`~dataenvgym.domains.number_words`). Each subskill is a list of
+:class:`QueryTemplate` s whose placeholders have kinds (integer, item code, field, unit pair,
+date, word, spelled number), so a query parses back into its gold plan: the verifier needs
+nothing but the prompt.
 """
 
 from __future__ import annotations
