@@ -17,7 +17,7 @@ def test_tool_use_arithmetic_and_vqa_have_no_false_verdicts(
     result = json.loads(out.with_suffix(".json").read_text())
     assert "tool-use" in out.with_suffix(".md").read_text()
     tooluse = result["domains"]["tool-use"]
-    assert len(tooluse["subskills"]) == 12
+    assert len(tooluse["subskills"]) == 16
     assert tooluse["operators"]["hard-coded (same answer)"]["mutant"] > 0
     for name, domain in result["domains"].items():
         total = domain["total"]
