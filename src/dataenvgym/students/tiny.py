@@ -127,9 +127,10 @@ class _Block(nn.Module):
 class DecodeCache:
     """Keys and values of the positions decoded so far, for every block of a :class:`TinyGPT`.
 
-    Each block writes into a buffer sized for the model's longest sequence, so a decoding
-    step copies only its new position (growing the keys by concatenation copied them all,
-    every step: a third of the decoding time). :meth:`keep` drops the rows that are done.
+    Each block writes into a buffer sized for the longest sequence the rows will reach, so
+    a decoding step copies only its new position (growing the keys by concatenation copied
+    them all, every step: a third of the decoding time). :meth:`keep` drops the rows that
+    are done.
 
     Args:
         model: The model being decoded.
