@@ -23,15 +23,21 @@ def _uncached_greedy(student: TinyStudent, prompt: str, max_new: int) -> str:
     return decode(ids[0, len(prompt) + 2 :].tolist())
 
 
-def test_cached_decoding_equals_full_recomputation() -> None:
+def _noisy_student() -> TinyStudent:
+    """A small untrained student with its weights shaken: it writes long, varied answers
+    (20 characters at most, front to back), so every decoding step exercises the cache."""
     config = TinyStudentConfig(
         d_model=32, n_layer=2, n_head=2, max_len=40, max_new_tokens=20, reverse_response=False
     )
     student = TinyStudent(config)
-    # A random, untrained model writes long varied answers: every step exercises the cache.
     with torch.no_grad():
         for parameter in student.model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.5)
+    return student
+
+
+def test_cached_decoding_equals_full_recomputation() -> None:
+    student = _noisy_student()
     prompts = ["keep items above 12", "abc", "sort by x%7", "z"]
     cached = student.predict_prompts(prompts)
     with torch.no_grad():
@@ -53,13 +59,7 @@ def test_cache_continues_positions() -> None:
 
 def test_rows_that_finish_early_leave_the_batch_without_changing_any_answer() -> None:
     torch.manual_seed(0)
-    config = TinyStudentConfig(
-        d_model=32, n_layer=2, n_head=2, max_len=40, max_new_tokens=20, reverse_response=False
-    )
-    student = TinyStudent(config)
-    with torch.no_grad():
-        for parameter in student.model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.5)
+    student = _noisy_student()
     # Equal lengths: one batch, whose rows stop at different steps (some at once, some
     # mid-way, some never), so finished rows are dropped while others still decode.
     prompts = [f"item {i:02d}" for i in range(40)]

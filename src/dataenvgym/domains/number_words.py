@@ -93,36 +93,48 @@ def prime(index: int) -> int | None:
     return table[index - 1] if 1 <= index <= len(table) else None
 
 
-# Template parts: draw a value with its spelling, and recover the value from a prompt.
+# Template parts shared by the code and tool-use templates: a draw of placeholder values gains
+# a spelling or a prime, and a parsed prompt gets the number back (``KeyError`` when its
+# words or index name none, which the templates read as "not one of my prompts").
+
+Draw = Callable[[random.Random], Params]
 
 
-def spelled_params(low: int, high: int, key: str) -> Callable[[random.Random], Params]:
-    """Draws ``key`` in ``low``-``high`` and its spelling as ``words``."""
+def spelled(key: str, params: Draw) -> Draw:
+    """``params`` plus the spelling of their ``key`` as ``words``."""
 
     def draw(rng: random.Random) -> Params:
-        n = rng.randint(low, high)
-        return {key: n, "words": spell(n)}
+        drawn = params(rng)
+        return {**drawn, "words": spell(drawn[key])}
 
     return draw
 
 
-def from_words(key: str) -> Callable[[Params], Params | None]:
-    """Recovers ``key`` from a prompt's ``words``; ``None`` unless they spell a number."""
+def from_words(key: str) -> Callable[[Params], Params]:
+    """Recovers ``key`` from a prompt's ``words``; ``KeyError`` unless they spell a number."""
 
-    def derive(p: Params) -> Params | None:
-        n = read(p["words"])
-        return None if n is None else {key: n}
+    def derive(params: Params) -> Params:
+        value = read(params["words"])
+        if value is None:
+            raise KeyError(params["words"])
+        return {**params, key: value}
 
     return derive
 
 
-def prime_params(rng: random.Random) -> Params:
-    """Draws an index ``i`` and its prime ``p``."""
-    i = rng.randint(1, PRIME_COUNT)
-    return {"i": i, "p": prime(i)}
+def with_prime(params: Draw) -> Draw:
+    """An index ``i`` and its prime ``p`` (drawn first), plus ``params``."""
+
+    def draw(rng: random.Random) -> Params:
+        i = rng.randint(1, PRIME_COUNT)
+        return {**params(rng), "i": i, "p": prime(i)}
+
+    return draw
 
 
-def prime_of(p: Params) -> Params | None:
-    """Prime #``p["i"]`` as ``p``; ``None`` for an index outside the table."""
-    q = prime(p["i"])
-    return None if q is None else {"p": q}
+def prime_of(params: Params) -> Params:
+    """``params`` plus prime #``i`` as ``p``; ``KeyError`` for an index outside the table."""
+    value = prime(params["i"])
+    if value is None:
+        raise KeyError(params["i"])
+    return {**params, "p": value}

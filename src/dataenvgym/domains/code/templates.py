@@ -44,8 +44,9 @@ class Template:
         params: Draws the placeholders' values.
         reference: Params -> the function the solution must compute.
         inputs: (rng, params) -> inputs that discriminate wrong solutions, edge cases first.
-        derive: The placeholders a prompt does not spell out, from those it does
-            (``words`` -> ``n``); ``None`` when the prompt's values name nothing.
+        derive: The params with the placeholders a prompt does not spell out, from those it
+            does (``words`` -> ``n``); raises ``KeyError`` when the prompt's values name
+            nothing, as the tool-use templates' ``derive`` does.
     """
 
     prompt: str
@@ -54,7 +55,7 @@ class Template:
     params: Callable[[random.Random], Params]
     reference: Callable[[Params], Reference]
     inputs: Callable[[random.Random, Params], list[Any]]
-    derive: Callable[[Params], Params | None] | None = None
+    derive: Callable[[Params], Params] | None = None
 
     def render(self, params: Params) -> tuple[str, str]:
         """The prompt and the reference solution for ``params``."""
@@ -83,12 +84,12 @@ class Template:
         # Only the canonical spelling (no leading zeros) is a prompt of this template.
         if fill(self.prompt, params) != prompt:
             return None
-        if self.derive is not None:
-            derived = self.derive(params)
-            if derived is None:
-                return None
-            params.update(derived)
-        return params
+        if self.derive is None:
+            return params
+        try:
+            return self.derive(params)
+        except KeyError:
+            return None
 
 
 def fill(text: str, params: Params) -> str:
@@ -125,7 +126,7 @@ def _letter_pair(rng: random.Random) -> Params:
     return {"c": c, "d": d}
 
 
-Derive = Callable[[Params], Params | None]
+Derive = Callable[[Params], Params]
 
 
 def _keep(
@@ -444,7 +445,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
     "number_words": {
         "threshold": (
             "keep the items above or below a number written in words",
-            _keep("{words}", "n", N.spelled_params(0, 999, "n"), N.from_words("n")),
+            _keep("{words}", "n", N.spelled("n", _ranged(n=(0, 999))), N.from_words("n")),
         ),
         "scale": (
             "multiply or shift every item by a number written in words",
@@ -453,23 +454,25 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "multiply each by {words}",
                     "[x*{k} for x in a]",
                     "a",
-                    N.spelled_params(2, 999, "k"),
+                    N.spelled("k", _ranged(k=(2, 999))),
                     lambda p: lambda a: [x * p["k"] for x in a],
                     E.map_lists(0, 99),
                     N.from_words("k"),
                 ),
-                _add_to_each("{words}", "k", N.spelled_params(2, 999, "k"), N.from_words("k")),
+                _add_to_each(
+                    "{words}", "k", N.spelled("k", _ranged(k=(2, 999))), N.from_words("k")
+                ),
             ],
         ),
     },
     "number_facts": {
         "prime_threshold": (
             "keep the items above or below the i-th prime",
-            _keep("prime #{i}", "p", N.prime_params, N.prime_of),
+            _keep("prime #{i}", "p", N.with_prime(_ranged()), N.prime_of),
         ),
         "prime_shift": (
             "add the i-th prime to every item",
-            [_add_to_each("prime #{i}", "p", N.prime_params, N.prime_of)],
+            [_add_to_each("prime #{i}", "p", N.with_prime(_ranged()), N.prime_of)],
         ),
     },
 }

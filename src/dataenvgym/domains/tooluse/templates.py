@@ -151,45 +151,6 @@ def _text(rng: random.Random) -> Params:
     return {"word": word, "k": rng.randint(2, 99)}
 
 
-def _spelled(key: str, params: Callable[[random.Random], Params]) -> Callable[..., Params]:
-    """``params`` plus the spelling of its ``key`` as ``words``."""
-
-    def draw(rng: random.Random) -> Params:
-        drawn = params(rng)
-        return {**drawn, "words": N.spell(drawn[key])}
-
-    return draw
-
-
-def _read(key: str) -> Callable[[Params], Params]:
-    """Recovers ``key`` from the query's ``words``; ``KeyError`` unless they spell a number."""
-
-    def derive(params: Params) -> Params:
-        value = N.read(params["words"])
-        if value is None:
-            raise KeyError(params["words"])
-        return {**params, key: value}
-
-    return derive
-
-
-def _with_prime(params: Callable[[random.Random], Params]) -> Callable[..., Params]:
-    """``params`` plus an index ``i`` and its prime ``p``."""
-
-    def draw(rng: random.Random) -> Params:
-        i = rng.randint(1, N.PRIME_COUNT)
-        return {**params(rng), "i": i, "p": N.prime(i)}
-
-    return draw
-
-
-def _prime_of(params: Params) -> Params:
-    value = N.prime(params["i"])
-    if value is None:
-        raise KeyError(params["i"])
-    return {**params, "p": value}
-
-
 #: skill -> subskill -> (description, templates).
 CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
     "calculator": {
@@ -296,9 +257,11 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
             "arithmetic on a number written in words",
             [
                 QueryTemplate(
-                    "{words} times {b}", "mul({a},{b})", _spelled("a", _calc), _read("a")
+                    "{words} times {b}", "mul({a},{b})", N.spelled("a", _calc), N.from_words("a")
                 ),
-                QueryTemplate("{words} plus {b}", "add({a},{b})", _spelled("a", _calc), _read("a")),
+                QueryTemplate(
+                    "{words} plus {b}", "add({a},{b})", N.spelled("a", _calc), N.from_words("a")
+                ),
             ],
         ),
         "convert": (
@@ -307,8 +270,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
                 QueryTemplate(
                     "{words} {unit1} in {unit2}",
                     "conv({v},{unit1},{unit2})",
-                    _spelled("v", _convert),
-                    _read("v"),
+                    N.spelled("v", _convert),
+                    N.from_words("v"),
                 )
             ],
         ),
@@ -318,9 +281,11 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
             "arithmetic on the i-th prime",
             [
                 QueryTemplate(
-                    "prime #{i} times {b}", "mul({p},{b})", _with_prime(_calc), _prime_of
+                    "prime #{i} times {b}", "mul({p},{b})", N.with_prime(_calc), N.prime_of
                 ),
-                QueryTemplate("prime #{i} plus {b}", "add({p},{b})", _with_prime(_calc), _prime_of),
+                QueryTemplate(
+                    "prime #{i} plus {b}", "add({p},{b})", N.with_prime(_calc), N.prime_of
+                ),
             ],
         ),
         "prime_convert": (
@@ -329,8 +294,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
                 QueryTemplate(
                     "prime #{i} {unit1} in {unit2}",
                     "conv({p},{unit1},{unit2})",
-                    _with_prime(_convert),
-                    _prime_of,
+                    N.with_prime(_convert),
+                    N.prime_of,
                 )
             ],
         ),
