@@ -115,3 +115,27 @@ def test_without_averaging_a_fit_ends_at_its_last_step() -> None:
 def test_averaging_outside_0_to_1_is_refused() -> None:
     with pytest.raises(ValueError, match="average_last"):
         TinyStudentConfig(average_last=1.5)
+
+
+def _gradient(student: TinyStudent, batch: list[tuple[list[int], int]]) -> torch.Tensor:
+    student.model.zero_grad(set_to_none=True)
+    student.model.train()
+    student._backward(batch)
+    return torch.cat([p.grad.flatten() for p in student.model.parameters() if p.grad is not None])
+
+
+@pytest.mark.parametrize("groups", [2, 3, 64])
+def test_length_groups_give_the_whole_batch_gradient(groups: int) -> None:
+    # Prompts of very different lengths, so that the pieces pad to different widths.
+    pairs = [("1+1=", "2"), ("123+456=", "579"), ("12+3=", "15"), ("999+1=", "1000")] * 3
+    whole = TinyStudent(TinyStudentConfig(length_groups=1, seed=3))
+    pieces = TinyStudent(TinyStudentConfig(length_groups=groups, seed=3))
+    batch = [whole._example(prompt, response) for prompt, response in pairs]
+    expected, got = _gradient(whole, batch), _gradient(pieces, batch)
+    assert expected.abs().max() > 0
+    assert torch.allclose(got, expected, atol=1e-6, rtol=1e-4)
+
+
+def test_length_groups_below_one_are_refused() -> None:
+    with pytest.raises(ValueError):
+        TinyStudentConfig(length_groups=0)

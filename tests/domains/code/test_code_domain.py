@@ -129,6 +129,28 @@ def test_verdicts_are_memoised(domain: CodeDomain, monkeypatch: pytest.MonkeyPat
     assert calls == [1]  # only the fifth, new answer ran
 
 
+def test_a_repeated_answer_needs_neither_checks_nor_a_run(
+    domain: CodeDomain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, test = domain.splits(1)
+    items = test[:3]
+    answers = [items[0].answer, "0", items[2].answer]
+    first = domain.score_many(items, answers)
+    built: list[str] = []
+    real = code_domain._prepared_checks
+
+    def counting(prompt: str, count: int) -> object:
+        built.append(prompt)
+        return real(prompt, count)
+
+    monkeypatch.setattr(code_domain, "_prepared_checks", counting)
+    again = domain.score_many(items, answers)
+    assert again == first and not built  # every pair was judged before
+    other = domain.score_many(items[:1], ["x"])  # a new answer to a known prompt is judged
+    assert built == [items[0].prompt] and not other[0].correct
+    assert first[0].correct and not first[1].correct
+
+
 def test_an_answer_the_parser_warns_about_is_judged_without_a_warning() -> None:
     import warnings
 
