@@ -1,7 +1,7 @@
 """Training step time of the built-in student per domain, by how batches are cut by length.
 
 A batch of 64 examples is padded to its longest one; in code and tool use, whose examples
-run from 30 to 90 characters, much of it is padding. ``TinyStudentConfig.length_groups``
+run from 20 to 80 characters, much of it is padding. ``TinyStudentConfig.length_groups``
 sorts each batch by length and pads each of that many pieces only to its own longest
 example. This times ``TinyStudent.fit`` on 30 data per subskill of each domain (a fresh
 student, ``--steps`` steps, one thread, best of ``--repeats`` fits per setting) and reports
