@@ -25,10 +25,8 @@ from typing import Any
 import torch
 
 import dataenvgym
-from dataenvgym.domains.code.domain import TINY_STUDENT_DEFAULTS as CODE_TINY_DEFAULTS
-from dataenvgym.domains.tooluse.domain import TINY_STUDENT_DEFAULTS as TOOLUSE_TINY_DEFAULTS
 from dataenvgym.protocols import ProceduralDomain
-from dataenvgym.registry import make_domain
+from dataenvgym.registry import STUDENT_DEFAULTS, make_domain
 from dataenvgym.students.tiny import TinyStudent, TinyStudentConfig
 from dataenvgym.types import TrainingDatum
 from run_record import run_record
@@ -48,8 +46,7 @@ def domain_data(name: str, per_subskill: int) -> tuple[list[TrainingDatum], dict
         for subskill in skill.subskills
         for datum in domain.generate(skill.name, subskill, per_subskill, rng)
     ]
-    settings = {"code": CODE_TINY_DEFAULTS, "tool-use": TOOLUSE_TINY_DEFAULTS}.get(name, {})
-    return data, dict(settings)
+    return data, dict(STUDENT_DEFAULTS.get(("tiny", name), {}).get("student", {}))
 
 
 def flat(student: TinyStudent) -> torch.Tensor:

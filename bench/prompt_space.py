@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +35,19 @@ def measure(name: str, draws: int, seed: int) -> list[dict[str, Any]]:
     assert isinstance(domain, ProceduralDomain)
     validation, test = domain.splits(seed)
     held_out = {item.prompt for item in [*validation, *test]}
+    per_unit = Counter((item.skill, item.subskill) for item in [*validation, *test])
     rows = []
     for skill in domain.skills():
         for subskill in skill.subskills:
             rng = random.Random(f"prompt-space:{seed}:{skill.name}/{subskill}")
             prompts = [d.prompt for d in domain.generate(skill.name, subskill, draws, rng)]
-            in_splits = sum(
-                1 for i in [*validation, *test] if (i.skill, i.subskill) == (skill.name, subskill)
-            )
             rows.append(
                 {
                     "domain": name,
                     "unit": f"{skill.name}/{subskill}",
                     "draws": len(prompts),
                     "distinct": len(set(prompts)),
-                    "held_out_items": in_splits,
+                    "held_out_items": per_unit[(skill.name, subskill)],
                     "dropped_share": round(sum(p in held_out for p in prompts) / len(prompts), 3),
                 }
             )

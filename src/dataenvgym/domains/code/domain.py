@@ -69,7 +69,7 @@ DEFAULT_PRETRAINING_MIX: dict[str, float] = {
     "number_facts/prime_shift": 0.0,
 }
 
-#: The tiny student's size and budget for this domain (see ``registry.DOMAIN_DEFAULTS``):
+#: The tiny student's size and budget for this domain (see ``registry.STUDENT_DEFAULTS``):
 #: prompts up to 44 characters and answers up to 57 need a longer context than arithmetic.
 #: Examples vary in length, so batches are trained in 3 pieces by length: 1.3x faster steps,
 #: the same gradient up to rounding (bench/fit_speed.py).
@@ -336,9 +336,9 @@ class CodeDomain:
             self._verdicts.update(zip(missing, verdicts, strict=True))
         return [self._verdicts[k] for k in keys]
 
-    def _judge(self, task: ParsedTask, prediction: str) -> PreparedJob | BatchVerdict:
-        """The job that checks ``prediction`` on ``task``, or its verdict if it cannot run."""
-        prompt = task.template.render(task.params)[0]
+    def _judge(self, task: ParsedTask, prompt: str, prediction: str) -> PreparedJob | BatchVerdict:
+        """The job that checks ``prediction`` on ``task`` (whose rendered prompt is
+        ``prompt``), or its verdict if it cannot run."""
         checks = _prepared_checks(prompt, self.config.tests_per_item)
         try:
             source = solution_source(task.template.arg, prediction)
@@ -349,7 +349,7 @@ class CodeDomain:
     def _verdicts_for(self, pairs: Sequence[tuple[ParsedTask, str]]) -> list[BatchVerdict]:
         keys = [(task.template.render(task.params)[0], prediction) for task, prediction in pairs]
         new = {k: task for k, (task, _) in zip(keys, pairs, strict=True) if k not in self._answers}
-        judged = [self._judge(task, prediction) for (_, prediction), task in new.items()]
+        judged = [self._judge(task, prompt, answer) for (prompt, answer), task in new.items()]
         jobs = [j for j in judged if isinstance(j, PreparedJob)]
         ran = iter(self.run(jobs))
         verdicts = [next(ran) if isinstance(j, PreparedJob) else j for j in judged]
