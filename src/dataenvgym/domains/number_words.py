@@ -42,55 +42,63 @@ _ONES = [
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 #: How a spelled number looks: lowercase words joined by single spaces or hyphens.
 WORDS_PATTERN = r"[a-z]+(?:[ -][a-z]+)*"
-#: How many primes a description may name (prime #1 is 2, prime #300 is 1987).
+#: How many primes a description may name by default (prime #1 is 2, prime #300 is 1987).
 PRIME_COUNT = 300
+#: The largest number :func:`spell` names.
+SPELL_MAX = 9999
+#: The largest number a spelled prompt may name by default.
+WORDS_MAX = 999
 
 
 def spell(n: int) -> str:
-    """``n`` (0-999) in English words: ``412`` -> ``four hundred twelve``, ``91`` ->
-    ``ninety-one``.
+    """``n`` (0-9999) in English words: ``412`` -> ``four hundred twelve``, ``91`` ->
+    ``ninety-one``, ``2025`` -> ``two thousand twenty-five``.
 
     Raises:
-        ValueError: ``n`` is outside 0-999.
+        ValueError: ``n`` is outside 0-9999.
     """
-    if not 0 <= n <= 999:
-        raise ValueError(f"can only spell 0-999, not {n}")
+    if not 0 <= n <= SPELL_MAX:
+        raise ValueError(f"can only spell 0-{SPELL_MAX}, not {n}")
     if n < 20:
         return _ONES[n]
     if n < 100:
         return _TENS[n // 10] + ("" if n % 10 == 0 else "-" + _ONES[n % 10])
-    rest = n % 100
-    return f"{_ONES[n // 100]} hundred" + ("" if rest == 0 else " " + spell(rest))
+    if n < 1000:
+        rest = n % 100
+        return f"{_ONES[n // 100]} hundred" + ("" if rest == 0 else " " + spell(rest))
+    rest = n % 1000
+    return f"{_ONES[n // 1000]} thousand" + ("" if rest == 0 else " " + spell(rest))
 
 
 @functools.cache
 def _spelled() -> dict[str, int]:
-    return {spell(n): n for n in range(1000)}
+    return {spell(n): n for n in range(SPELL_MAX + 1)}
 
 
-def read(words: str) -> int | None:
-    """The number ``words`` spells in :func:`spell`'s canonical form, else ``None``."""
+def read(words: str, limit: int = WORDS_MAX) -> int | None:
+    """The number (at most ``limit``) ``words`` spells in :func:`spell`'s canonical form,
+    else ``None``."""
     if re.fullmatch(WORDS_PATTERN, words) is None:
         return None
-    return _spelled().get(words)
+    value = _spelled().get(words)
+    return value if value is not None and value <= limit else None
 
 
 @functools.cache
-def primes() -> tuple[int, ...]:
-    """The first :data:`PRIME_COUNT` primes, ascending."""
+def primes(count: int = PRIME_COUNT) -> tuple[int, ...]:
+    """The first ``count`` primes, ascending."""
     found: list[int] = []
     candidate = 2
-    while len(found) < PRIME_COUNT:
+    while len(found) < count:
         if all(candidate % p for p in found if p * p <= candidate):
             found.append(candidate)
         candidate += 1
     return tuple(found)
 
 
-def prime(index: int) -> int | None:
-    """Prime #``index``, counted from 1 (prime #1 is 2); ``None`` outside 1-PRIME_COUNT."""
-    table = primes()
-    return table[index - 1] if 1 <= index <= len(table) else None
+def prime(index: int, count: int = PRIME_COUNT) -> int | None:
+    """Prime #``index``, counted from 1 (prime #1 is 2); ``None`` outside 1-``count``."""
+    return primes(count)[index - 1] if 1 <= index <= count else None
 
 
 # Template parts shared by the code and tool-use templates: a draw of placeholder values gains
@@ -110,11 +118,12 @@ def spelled(key: str, params: Draw) -> Draw:
     return draw
 
 
-def from_words(key: str) -> Callable[[Params], Params]:
-    """Recovers ``key`` from a prompt's ``words``; ``KeyError`` unless they spell a number."""
+def from_words(key: str, limit: int = WORDS_MAX) -> Callable[[Params], Params]:
+    """Recovers ``key`` from a prompt's ``words``; ``KeyError`` unless they spell a number
+    of at most ``limit``."""
 
     def derive(params: Params) -> Params:
-        value = read(params["words"])
+        value = read(params["words"], limit)
         if value is None:
             raise KeyError(params["words"])
         return {**params, key: value}
@@ -122,19 +131,30 @@ def from_words(key: str) -> Callable[[Params], Params]:
     return derive
 
 
-def with_prime(params: Draw) -> Draw:
-    """An index ``i`` and its prime ``p`` (drawn first), plus ``params``."""
+def with_prime(params: Draw, count: int = PRIME_COUNT) -> Draw:
+    """An index ``i`` of the first ``count`` primes and its prime ``p`` (drawn first), plus
+    ``params``."""
 
     def draw(rng: random.Random) -> Params:
-        i = rng.randint(1, PRIME_COUNT)
-        return {**params(rng), "i": i, "p": prime(i)}
+        i = rng.randint(1, count)
+        return {**params(rng), "i": i, "p": prime(i, count)}
 
     return draw
 
 
 def prime_of(params: Params) -> Params:
-    """``params`` plus prime #``i`` as ``p``; ``KeyError`` for an index outside the table."""
-    value = prime(params["i"])
-    if value is None:
-        raise KeyError(params["i"])
-    return {**params, "p": value}
+    """``params`` plus prime #``i`` as ``p``; ``KeyError`` for an index outside the first
+    :data:`PRIME_COUNT`."""
+    return prime_of_first(PRIME_COUNT)(params)
+
+
+def prime_of_first(count: int) -> Callable[[Params], Params]:
+    """:func:`prime_of` for a table of the first ``count`` primes."""
+
+    def derive(params: Params) -> Params:
+        value = prime(params["i"], count)
+        if value is None:
+            raise KeyError(params["i"])
+        return {**params, "p": value}
+
+    return derive

@@ -51,6 +51,23 @@ def test_checks_are_a_function_of_the_prompt() -> None:
     assert other is not None and hidden_checks(other, 48) != first
 
 
+@pytest.mark.parametrize(
+    ("prompt", "old", "new"),
+    [
+        ("replace ab with c in s", "ab", "c"),  # a run, as an LLM teacher may write
+        ("replace a with xy in s", "a", "xy"),
+        ("remove every aba from s", "aba", ""),  # overlapping runs: left to right
+    ],
+)
+def test_string_checks_replace_whole_runs_left_to_right(prompt: str, old: str, new: str) -> None:
+    parsed = parse_prompt(prompt)
+    assert parsed is not None and parsed.subskill == "replace"
+    checks = hidden_checks(parsed, 48)
+    assert all(expected == value.replace(old, new) for value, expected in checks)
+    # The checks hold inputs where the run occurs, overlapping itself or not.
+    assert sum(value.count(old) >= 2 for value, _ in checks) >= 5
+
+
 def test_prompts_outside_the_catalogue_are_not_parsed() -> None:
     assert parse_prompt("keep items above -3") is None
     assert parse_prompt("keep items above 007") is None  # not the canonical spelling

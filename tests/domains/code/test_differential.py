@@ -93,8 +93,16 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
         ["''.join('{d}' if ch=='{c}' else ch for ch in s)", "s.translate({{ord('{c}'):'{d}'}})"],
     ),
     "remove every {c} from s": (
-        ["s.replace('{c}','',1)", "s.strip('{c}')", "s.replace('{c}',' ')"],
-        ["''.join(ch for ch in s if ch!='{c}')", "s.translate({{ord('{c}'):None}})"],
+        [
+            "s.replace('{c}','',1)",
+            "s.strip('{c}')",
+            "s.replace('{c}',' ')",
+            # The run's letters one by one, and a second pass that removes runs the first
+            # one joined (``aab`` from ``aabb`` for ``ab``): both wrong.
+            "''.join(ch for ch in s if ch not in '{c}')",
+            "s.replace('{c}','').replace('{c}','')",
+        ],
+        ["''.join(s.split('{c}'))", "s.replace('{c}','',-1)"],
     ),
     "{p} when x exceeds {n}, else {q}": (
         [
@@ -208,7 +216,7 @@ def _broad(arg: str, rng: random.Random) -> Any:
         return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(0, 60)))
     if arg == "x":
         return rng.randint(-50, 1100)
-    centre = rng.randint(0, 1000)
+    centre = rng.randint(0, 8100)
     return [rng.randint(centre - 40, centre + 40) for _ in range(rng.randint(1, 15))]
 
 

@@ -16,12 +16,20 @@ def test_a_spelled_threshold_prompt_is_checked_against_the_number_it_names() -> 
     assert all(expected == [x for x in value if x > 412] for value, expected in checks)
 
 
+def test_a_spelled_number_in_the_thousands_is_read() -> None:
+    parsed = parse_prompt("add three thousand seventy-one to each")
+    assert parsed is not None
+    assert (parsed.skill, parsed.subskill, parsed.params["k"]) == ("number_words", "scale", 3071)
+
+
 def test_a_prime_prompt_is_checked_against_that_prime() -> None:
     parsed = parse_prompt("add prime #25 to each")
     assert parsed is not None
     assert (parsed.skill, parsed.subskill) == ("number_facts", "prime_shift")
     assert parsed.params["p"] == 97
     assert all(expected == [x + 97 for x in value] for value, expected in hidden_checks(parsed, 48))
+    far = parse_prompt("add prime #6000 to each")
+    assert far is not None and far.params["p"] == 59359
 
 
 @pytest.mark.parametrize(
@@ -30,7 +38,8 @@ def test_a_prime_prompt_is_checked_against_that_prime() -> None:
         "keep items above four hundred and twelve",  # not the canonical spelling
         "keep items above fourty",
         "keep items above prime #0",  # the table starts at #1
-        "keep items above prime #301",  # past the table
+        "keep items above prime #6001",  # past the table
+        "keep items above four thousand",  # past the largest spelled threshold
         "keep items above prime #07",
         "add prime # 3 to each",
     ],

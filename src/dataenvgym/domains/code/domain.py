@@ -219,7 +219,9 @@ class CodeDomain:
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
     # 2: hidden checks compared outside the sandbox, 48 per item; 150-item splits.
     # 3: numbers in words (slow to learn) and primes by index (facts: out of reach).
-    version = "3"
+    # 4: wider parameter ranges (held-out prompts at most 5 % of each subskill's draws),
+    #    replacements by one or two letters, removal of two- or three-letter runs.
+    version = "4"
 
     def __init__(self, config: CodeConfig | None = None) -> None:
         self.config = config or CodeConfig()

@@ -145,9 +145,10 @@ def _distinct_word(rng: random.Random, length: int) -> str:
 
 
 def letter_strings(rng: random.Random, p: Params) -> list[Any]:
-    """Strings with the letter ``c`` nowhere, once, many times, at both ends, next to ``d``."""
+    """Strings with the run ``c`` nowhere, once, many times, at both ends, next to ``d``,
+    overlapping itself (``aba`` in ``ababa``) and cut short (``ab`` for ``abc``)."""
     c, d = p["c"], p.get("d", "z" if p["c"] != "z" else "y")
-    others = [x for x in _LETTERS if x not in (c, d)]
+    others = [x for x in _LETTERS if x not in c and x not in d]
     o1, o2 = others[0], others[1]
     edges: list[Any] = [
         "",
@@ -160,10 +161,15 @@ def letter_strings(rng: random.Random, p: Params) -> list[Any]:
         f"{d}{o1}",
         f"{c}{c}{o1}{o2}{c}",
         f"{o2}{d}{c}{o1}{c}{d}",
+        f"{c}{c[1:]}{c[-1]}",
+        f"{c[:-1]}{c}{o1}{c[:-1]}",
+        f"{c[0]}{c}{c[1:]}",
     ]
-    alphabet = "".join(others[:6]) + c * 3 + d
+    # Random strings are made of whole runs and single letters, so that a run of two or
+    # three letters occurs in them as often as a single letter would.
+    pieces = [*others[:6], *c, c, c, c, d]
     for _ in range(_FILL):
-        edges.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))))
+        edges.append("".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))))
     return edges
 
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataenvgym.domains import number_words as N
+from dataenvgym.domains.code import draws as D
 from dataenvgym.domains.code import edge_inputs as E
 
 Params = dict[str, Any]
 Reference = Callable[[Any], Any]
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -104,28 +104,6 @@ _PARAM_PATTERNS = {"c": r"[a-z]+", "d": r"[a-z]+", "w": r"[a-z]+", "words": N.WO
 _TEXT_PARAMS = set(_PARAM_PATTERNS)
 
 
-def _ranged(**ranges: tuple[int, int]) -> Callable[[random.Random], Params]:
-    def draw(rng: random.Random) -> Params:
-        return {k: rng.randint(lo, hi) for k, (lo, hi) in ranges.items()}
-
-    return draw
-
-
-def _remainder_params(rng: random.Random) -> Params:
-    k = rng.randint(2, 60)
-    return {"k": k, "r": rng.randrange(k)}
-
-
-def _slice_params(rng: random.Random) -> Params:
-    i = rng.randint(0, 20)
-    return {"i": i, "j": rng.randint(i + 1, i + 30)}
-
-
-def _letter_pair(rng: random.Random) -> Params:
-    c, d = rng.sample(_LETTERS, 2)
-    return {"c": c, "d": d}
-
-
 Derive = Callable[[Params], Params]
 
 
@@ -181,7 +159,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "keep items above {n}",
                     "[x for x in a if x>{n}]",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: [x for x in a if x > p["n"]],
                     E.threshold_lists("n"),
                 ),
@@ -189,7 +167,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "keep items below {n}",
                     "[x for x in a if x<{n}]",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: [x for x in a if x < p["n"]],
                     E.threshold_lists("n"),
                 ),
@@ -202,7 +180,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "keep items equal to {r} mod {k}",
                     "[x for x in a if x%{k}=={r}]",
                     "a",
-                    _remainder_params,
+                    D.remainder_params,
                     lambda p: lambda a: [x for x in a if x % p["k"] == p["r"]],
                     E.remainder_lists,
                 ),
@@ -217,7 +195,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "multiply each by {k}",
                     "[x*{k} for x in a]",
                     "a",
-                    _ranged(k=(2, 999)),
+                    D.ranged(k=(2, D.NUMBER_MAX)),
                     lambda p: lambda a: [x * p["k"] for x in a],
                     E.map_lists(0, 99),
                 ),
@@ -225,7 +203,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "add {k} to each",
                     "[x+{k} for x in a]",
                     "a",
-                    _ranged(k=(2, 999)),
+                    D.ranged(k=(2, D.NUMBER_MAX)),
                     lambda p: lambda a: [x + p["k"] for x in a],
                     E.map_lists(0, 99),
                 ),
@@ -238,7 +216,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "each times {k} plus {m}",
                     "[x*{k}+{m} for x in a]",
                     "a",
-                    _ranged(k=(2, 30), m=(1, 99)),
+                    D.ranged(k=(2, 60), m=(1, 199)),
                     lambda p: lambda a: [x * p["k"] + p["m"] for x in a],
                     E.map_lists(0, 99),
                 ),
@@ -253,7 +231,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "largest item plus {m}",
                     "max(a)+{m}",
                     "a",
-                    _ranged(m=(1, 999)),
+                    D.ranged(m=(1, D.NUMBER_MAX)),
                     lambda p: lambda a: max(a) + p["m"],
                     E.number_lists(0, 999),
                 ),
@@ -261,7 +239,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "smallest item minus {m}",
                     "min(a)-{m}",
                     "a",
-                    _ranged(m=(1, 999)),
+                    D.ranged(m=(1, D.NUMBER_MAX)),
                     lambda p: lambda a: min(a) - p["m"],
                     E.number_lists(0, 999),
                 ),
@@ -274,7 +252,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "sum of items above {n}",
                     "sum(x for x in a if x>{n})",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: sum(x for x in a if x > p["n"]),
                     E.threshold_lists("n"),
                 ),
@@ -282,7 +260,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "count items above {n}",
                     "len([x for x in a if x>{n}])",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: sum(1 for x in a if x > p["n"]),
                     E.threshold_lists("n"),
                 ),
@@ -297,29 +275,29 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "chars {i} to {j} of s",
                     "s[{i}:{j}]",
                     "s",
-                    _slice_params,
+                    D.slice_params,
                     lambda p: lambda s: s[p["i"] : p["j"]],
                     E.slice_strings,
                 ),
             ],
         ),
         "replace": (
-            "replace or remove a letter",
+            "replace a letter, or remove a run of letters",
             [
                 Template(
                     "replace {c} with {d} in s",
                     "s.replace('{c}','{d}')",
                     "s",
-                    _letter_pair,
-                    lambda p: lambda s: "".join(p["d"] if ch == p["c"] else ch for ch in s),
+                    D.replacement,
+                    lambda p: lambda s: D.replace_all(s, p["c"], p["d"]),
                     E.letter_strings,
                 ),
                 Template(
                     "remove every {c} from s",
                     "s.replace('{c}','')",
                     "s",
-                    lambda rng: {"c": rng.choice(_LETTERS)},
-                    lambda p: lambda s: "".join(ch for ch in s if ch != p["c"]),
+                    D.removal,
+                    lambda p: lambda s: D.replace_all(s, p["c"], ""),
                     E.letter_strings,
                 ),
             ],
@@ -333,7 +311,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "{p} when x exceeds {n}, else {q}",
                     "{p} if x>{n} else {q}",
                     "x",
-                    _ranged(p=(0, 99), n=(0, 99), q=(0, 99)),
+                    D.ranged(p=(0, 99), n=(0, 99), q=(0, 99)),
                     lambda p: lambda x: p["p"] if x > p["n"] else p["q"],
                     E.pick_numbers,
                 ),
@@ -346,7 +324,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "half x if even, else {k}x+{m}",
                     "x//2 if x%2==0 else {k}*x+{m}",
                     "x",
-                    _ranged(k=(2, 9), m=(1, 99)),
+                    D.ranged(k=(2, 9), m=(1, 999)),
                     lambda p: lambda x: x // 2 if x % 2 == 0 else p["k"] * x + p["m"],
                     E.parity_numbers,
                 ),
@@ -361,7 +339,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "indices of items above {n}",
                     "[i for i in range(len(a)) if a[i]>{n}]",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: [i for i, x in enumerate(a) if x > p["n"]],
                     E.threshold_lists("n"),
                 ),
@@ -374,7 +352,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "each plus {k} times its index",
                     "[a[i]+{k}*i for i in range(len(a))]",
                     "a",
-                    _ranged(k=(2, 999)),
+                    D.ranged(k=(2, D.NUMBER_MAX)),
                     lambda p: lambda a: [x + p["k"] * i for i, x in enumerate(a)],
                     E.map_lists(0, 99),
                 ),
@@ -389,7 +367,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "count each item above {n}",
                     "{x:a.count(x) for x in a if x>{n}}",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: {x: a.count(x) for x in a if x > p["n"]},
                     E.counted_lists,
                 ),
@@ -402,7 +380,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "count items mod {k} above {n}",
                     "{r:sum(x%{k}==r for x in a if x>{n}) for r in range({k})}",
                     "a",
-                    _ranged(k=(2, 9), n=(0, 99)),
+                    D.ranged(k=(2, 9), n=(0, 999)),
                     lambda p: (
                         lambda a: {
                             r: len([x for x in a if x > p["n"] and x % p["k"] == r])
@@ -422,7 +400,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "sort by remainder mod {k}",
                     "sorted(a,key=lambda x:x%{k})",
                     "a",
-                    _ranged(k=(2, 999)),
+                    D.ranged(k=(2, D.NUMBER_MAX)),
                     lambda p: lambda a: sorted(a, key=lambda x: x % p["k"]),
                     E.remainder_sort_lists,
                 ),
@@ -435,7 +413,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "sort by distance to {n}",
                     "sorted(a,key=lambda x:abs(x-{n}))",
                     "a",
-                    _ranged(n=(0, 999)),
+                    D.ranged(n=(0, D.NUMBER_MAX)),
                     lambda p: lambda a: sorted(a, key=lambda x: abs(x - p["n"])),
                     E.distance_sort_lists,
                 ),
@@ -445,7 +423,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
     "number_words": {
         "threshold": (
             "keep the items above or below a number written in words",
-            _keep("{words}", "n", N.spelled("n", _ranged(n=(0, 999))), N.from_words("n")),
+            _keep("{words}", "n", N.spelled("n", D.ranged(n=(0, D.WORDS_MAX))), D.from_words("n")),
         ),
         "scale": (
             "multiply or shift every item by a number written in words",
@@ -454,13 +432,13 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
                     "multiply each by {words}",
                     "[x*{k} for x in a]",
                     "a",
-                    N.spelled("k", _ranged(k=(2, 999))),
+                    N.spelled("k", D.ranged(k=(2, D.WORDS_MAX))),
                     lambda p: lambda a: [x * p["k"] for x in a],
                     E.map_lists(0, 99),
-                    N.from_words("k"),
+                    D.from_words("k"),
                 ),
                 _add_to_each(
-                    "{words}", "k", N.spelled("k", _ranged(k=(2, 999))), N.from_words("k")
+                    "{words}", "k", N.spelled("k", D.ranged(k=(2, D.WORDS_MAX))), D.from_words("k")
                 ),
             ],
         ),
@@ -468,11 +446,11 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[Template]]]] = {
     "number_facts": {
         "prime_threshold": (
             "keep the items above or below the i-th prime",
-            _keep("prime #{i}", "p", N.with_prime(_ranged()), N.prime_of),
+            _keep("prime #{i}", "p", D.with_prime(D.ranged()), D.prime_of),
         ),
         "prime_shift": (
             "add the i-th prime to every item",
-            [_add_to_each("prime #{i}", "p", N.with_prime(_ranged()), N.prime_of)],
+            [_add_to_each("prime #{i}", "p", D.with_prime(D.ranged()), D.prime_of)],
         ),
     },
 }
