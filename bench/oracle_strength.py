@@ -30,8 +30,9 @@ ENVS = ["open-ended", "skill-list", "skill-tree"]
 OUT = Path("bench/results/oracle_strength.json")
 REFERENCE = Path("bench/results/state_vs_no_state.json")
 
-# domain, env, seed, variant name, OracleConfig fields, TrainerConfig fields, iterations
-Task = tuple[str, str, int, str, dict[str, Any], dict[str, Any], int | None]
+# domain, env, seed, variant name, OracleConfig fields, TrainerConfig fields, iterations,
+# budget per iteration (None: the run's default)
+Task = tuple[str, str, int, str, dict[str, Any], dict[str, Any], int | None, int | None]
 
 
 def _episode(task: Task) -> dict[str, Any]:
@@ -44,9 +45,11 @@ def _episode(task: Task) -> dict[str, Any]:
     from dataenvgym.registry import make_env
     from dataenvgym.runner import run_episode
 
-    domain, env_name, seed, variant, fields, trainer, iterations = task
+    domain, env_name, seed, variant, fields, trainer, iterations, budget = task
     torch.set_num_threads(1)
     extra: dict[str, Any] = {"iterations": iterations} if iterations else {}
+    if budget:
+        extra["budget"] = budget
     config = RunConfig(
         env=env_name,  # type: ignore[arg-type]
         domain=domain,
@@ -71,6 +74,7 @@ def _episode(task: Task) -> dict[str, Any]:
         "trainer_mode": config.trainer.mode,
         # Only when not the run's default, so the rows written before read as they did.
         **({"iterations": iterations} if iterations else {}),
+        **({"budget": budget} if budget else {}),
         # Only when set, so rows of the default trainer read as they always have.
         **(
             {"base_rehearsal": config.trainer.base_rehearsal}
@@ -163,6 +167,7 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
         row["trainer_mode"],
         row.get("base_rehearsal", 0.0),
         row.get("iterations"),
+        row.get("budget"),
     )
 
 
@@ -185,6 +190,7 @@ def main() -> None:
         help="TrainerConfig.base_rehearsal of every episode (default 0: none)",
     )
     parser.add_argument("--iterations", type=int, default=None, help="default: the run's")
+    parser.add_argument("--budget", type=int, default=None, help="default: the domain's")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reference", type=Path, default=REFERENCE)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -194,7 +200,7 @@ def main() -> None:
     if args.base_rehearsal:
         trainer["base_rehearsal"] = args.base_rehearsal
     tasks: list[Task] = [
-        (domain, env, seed, name, json.loads(fields), trainer, args.iterations)
+        (domain, env, seed, name, json.loads(fields), trainer, args.iterations, args.budget)
         for name, fields in variants.items()
         for domain in args.domains
         for env in args.envs

@@ -68,6 +68,15 @@ def test_string_checks_replace_whole_runs_left_to_right(prompt: str, old: str, n
     assert sum(value.count(old) >= 2 for value, _ in checks) >= 5
 
 
+def test_a_run_of_the_whole_alphabet_still_gets_checks() -> None:
+    run = "abcdefghijklmnopqrstuvwxyz"
+    parsed = parse_prompt(f"replace {run} with zz in s")
+    assert parsed is not None
+    checks = hidden_checks(parsed, 48)
+    assert len(checks) == 48
+    assert all(expected == value.replace(run, "zz") for value, expected in checks)
+
+
 def test_prompts_outside_the_catalogue_are_not_parsed() -> None:
     assert parse_prompt("keep items above -3") is None
     assert parse_prompt("keep items above 007") is None  # not the canonical spelling

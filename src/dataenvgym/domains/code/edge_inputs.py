@@ -149,6 +149,8 @@ def letter_strings(rng: random.Random, p: Params) -> list[Any]:
     overlapping itself (``aba`` in ``ababa``) and cut short (``ab`` for ``abc``)."""
     c, d = p["c"], p.get("d", "z" if p["c"] != "z" else "y")
     others = [x for x in _LETTERS if x not in c and x not in d]
+    # A prompt may name runs that use up the alphabet: the fillers then repeat their letters.
+    others += [x for x in _LETTERS if x not in others]
     o1, o2 = others[0], others[1]
     edges: list[Any] = [
         "",
