@@ -120,5 +120,5 @@ def test_numbers_in_words_and_primes_by_index_are_read_from_the_query(
     assert domain.verify(datum("prime #25 plus 4", "add(25,4)")) is not None
     assert domain.verify(datum("prime #3 m in ft", "conv(7,m,ft)")) is not None
     assert domain.verify(datum("prime #3 m in ft", "conv(5,m,ft)")) is None
-    for unreadable in ("four hundred and twelve times 3", "prime #0 plus 4", "prime #301 plus 4"):
+    for unreadable in ("four hundred and twelve times 3", "prime #0 plus 4", "prime #3001 plus 4"):
         assert parse_query(unreadable) is None, unreadable

@@ -17,7 +17,7 @@ from dataenvgym.domains.tooluse.tools import (
 
 def test_the_shipped_table() -> None:
     rows = table()
-    assert len(rows) == 300 and "p101" in rows and "p400" in rows
+    assert len(rows) == 3000 and "p101" in rows and "p3100" in rows
     assert set(rows["p217"]) == set(TABLE_FIELDS)
 
 
@@ -57,7 +57,7 @@ def test_lookups_read_the_table() -> None:
         "nope(1)",
         "add(1)",
         "add($2,1)",
-        "look(p999,price)",
+        "look(p9999,price)",
         "look(p101,colour)",
         "conv(1,kg,km)",
         "div(1,0)",

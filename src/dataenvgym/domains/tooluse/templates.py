@@ -15,6 +15,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from dataenvgym.domains import number_words as N
@@ -26,7 +27,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Placeholder name -> the regex its values match. Names end in a digit when a query holds
 # two of a kind (``{item1}``, ``{item2}``).
 _KINDS = {
-    "item": r"p\d{3}",
+    "item": r"p[1-9]\d{2,3}",
     "field": r"price|weight|stock|length",
     "date": r"\d{4}-\d{2}-\d{2}",
     "word": r"[a-z]+",
@@ -106,8 +107,23 @@ class QueryTemplate:
         return params if fill(self.prompt, params) == prompt else None
 
 
+#: Primes are named among the first this many: with fewer, a prime's conversions would be
+#: a small space, most of it held out.
+_PRIME_COUNT = 3000
+_prime_of = N.prime_of_first(_PRIME_COUNT)
+
+
+def _with_prime(params: Callable[[random.Random], Params]) -> Callable[[random.Random], Params]:
+    return N.with_prime(params, _PRIME_COUNT)
+
+
+@cache
+def _items() -> list[str]:
+    return sorted(table())
+
+
 def _item(rng: random.Random) -> str:
-    return rng.choice(sorted(table()))
+    return rng.choice(_items())
 
 
 def _date(rng: random.Random) -> str:
@@ -124,7 +140,7 @@ def _convert(rng: random.Random) -> Params:
 
 
 def _lookup(rng: random.Random) -> Params:
-    item1, item2 = rng.sample(sorted(table()), 2)
+    item1, item2 = rng.sample(_items(), 2)
     return {"item1": item1, "item2": item2, "field": rng.choice(list(_FIELD_WORDS))}
 
 
@@ -281,11 +297,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
             "arithmetic on the i-th prime",
             [
                 QueryTemplate(
-                    "prime #{i} times {b}", "mul({p},{b})", N.with_prime(_calc), N.prime_of
+                    "prime #{i} times {b}", "mul({p},{b})", _with_prime(_calc), _prime_of
                 ),
-                QueryTemplate(
-                    "prime #{i} plus {b}", "add({p},{b})", N.with_prime(_calc), N.prime_of
-                ),
+                QueryTemplate("prime #{i} plus {b}", "add({p},{b})", _with_prime(_calc), _prime_of),
             ],
         ),
         "prime_convert": (
@@ -294,8 +308,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, list[QueryTemplate]]]] = {
                 QueryTemplate(
                     "prime #{i} {unit1} in {unit2}",
                     "conv({p},{unit1},{unit2})",
-                    N.with_prime(_convert),
-                    N.prime_of,
+                    _with_prime(_convert),
+                    _prime_of,
                 )
             ],
         ),
