@@ -83,6 +83,9 @@ def _episode(task: Task) -> dict[str, Any]:
         ),
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
+        # Per unit, to see where a teacher's lead comes from.
+        "initial_per_unit": summary["initial"]["test_per_subskill"],
+        "final_per_unit": summary["final"]["test_per_subskill"],
         # Without pretraining (the base student is cached and shared by every agent).
         "wall_seconds": time.perf_counter() - started - summary.get("base_student_seconds", 0),
     }

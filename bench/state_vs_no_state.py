@@ -70,6 +70,9 @@ def _episode(task: Task) -> dict[str, Any]:
         ),
         "initial": summary["initial"]["test_accuracy"],
         "final": summary["final"]["test_accuracy"],
+        # Per unit, to see where a teacher's lead comes from.
+        "initial_per_unit": summary["initial"]["test_per_subskill"],
+        "final_per_unit": summary["final"]["test_per_subskill"],
         "wall_seconds": summary["wall_seconds"],
     }
 
