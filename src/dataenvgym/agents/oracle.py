@@ -77,14 +77,10 @@ class OracleConfig:
     """Knobs of the oracle.
 
     Attributes:
-        private_per_subskill: Private items per subskill (the oracle's own test copy). They
-            are taken out of the prompts its data may use, so in a unit with a small prompt
-            space (about 1,000 prompts in code, 300 of them held out for validation and
-            test) a larger copy leaves the oracle fewer fresh prompts and more of its draws
-            on held-out ones, which the contamination guard drops: 43 % of them with 300,
-            33 % with 100, 30 % for an engine. 100 costs a third of the scoring;
-            two copies' accuracies on the same 2,000 items (code) differ with a standard
-            error of about a point where they disagree on a fifth of the items.
+        private_per_subskill: Private items per subskill (the oracle's own test copy),
+            taken out of the prompts its data may use. 100 costs a third of the scoring of
+            300; two copies' accuracies on the same 2,000 items (code) differ with a
+            standard error of about a point where they disagree on a fifth of the items.
         floors: One candidate allocation per floor (the share spread uniformly), besides
             uniform itself; each is tried by training a copy of the student.
         learnable_floor: One more candidate: this floor, and the rest in equal shares over
