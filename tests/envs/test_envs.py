@@ -176,6 +176,39 @@ def test_skill_tree_explore_exploit_and_prune(tiny_kwargs: Any) -> None:
     assert obs.forest.skills["addition"].subskills["no_carry"].allocation == 3
 
 
+def test_each_nodes_data_accuracy_is_the_students_on_a_sample_of_its_own_data(
+    tiny_kwargs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwargs = tiny_kwargs("skill-tree")
+    kwargs["env_config"] = {**kwargs.get("env_config", {}), "data_accuracy_sample": 6}
+    env = make_env(**kwargs)
+    env.reset(seed=1)
+    rng = __import__("random").Random(1)
+    carry = env.domain.generate("addition", "carry", 9, rng)  # type: ignore[attr-defined]
+    no_carry = env.domain.generate("addition", "no_carry", 4, rng)  # type: ignore[attr-defined]
+    # A student that knows the answers to the first four carry data only: the carry node's
+    # sample (its first six data) is 4/6 right, no_carry's none, if each node is scored on
+    # its own data.
+    known = {d.prompt: d.response for d in carry[:4]}
+    student = env.unwrapped.student  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        student, "predict", lambda items: [known.get(i.prompt, "no idea") for i in items]
+    )
+    explore = SkillTreeAction(
+        explore={
+            "addition": [
+                NewSubskill(name="carry", allocation=9),
+                NewSubskill(name="no_carry", allocation=4),
+            ]
+        },
+        data=[*no_carry, *carry],
+    )
+    obs, *_ = env.step(explore)
+    nodes = obs.forest.skills["addition"].subskills
+    assert nodes["carry"].data_accuracy == pytest.approx(4 / 6)
+    assert nodes["no_carry"].data_accuracy == 0.0
+
+
 def test_generated_data_filter_counts_each_reason(tiny_kwargs: Any) -> None:
     env = make_env(**tiny_kwargs("open-ended"))
     env.reset(seed=0)

@@ -91,6 +91,7 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
         by_node: dict[str, list[TrainingDatum]] = defaultdict(list)
         for datum in accepted:
             by_node[subskill_key(datum.skill, datum.subskill)].append(datum)
+        sampled = self._accuracy_per_node(by_node)
         for skill in self.forest.skills.values():
             stats = report.per_skill.get(skill.name)
             if stats is not None:
@@ -100,8 +101,8 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
                 key = subskill_key(skill.name, sub.name)
                 data = by_node.get(key, [])
                 sub.total_data += len(data)
-                if data and self.config.data_accuracy_sample > 0:
-                    sub.data_accuracy = self._accuracy_on(data[: self.config.data_accuracy_sample])
+                if key in sampled:
+                    sub.data_accuracy = sampled[key]
                 val_stats = report.per_subskill.get(key)
                 if val_stats is not None:
                     sub.val_accuracy, sub.val_partial = val_stats.accuracy, val_stats.partial
@@ -111,10 +112,24 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
                 if sub.val_partial is not None:
                     sub.partial_history.append(sub.val_partial)
 
-    def _accuracy_on(self, data: list[TrainingDatum]) -> float:
-        """The student's accuracy on data it was generated for (the paper's subskill signal)."""
-        instances = [d.as_instance() for d in data]
-        return self.evaluator.evaluate(self.student, instances).report.accuracy
+    def _accuracy_per_node(self, by_node: dict[str, list[TrainingDatum]]) -> dict[str, float]:
+        """The student's accuracy on a sample of each node's new data (the paper's subskill
+        signal), keyed like ``by_node``.
+
+        Every node's sample is scored in one evaluation: one call per node decoded a few
+        dozen answers at a time, and cost several times as much in all.
+        """
+        size = self.config.data_accuracy_sample
+        samples = {key: data[:size] for key, data in by_node.items() if data and size > 0}
+        if not samples:
+            return {}
+        instances = [d.as_instance() for data in samples.values() for d in data]
+        scored = iter(self.evaluator.evaluate(self.student, instances).instances)
+        out = {}
+        for key, data in samples.items():
+            correct = [next(scored).correct for _ in data]
+            out[key] = sum(correct) / len(correct)
+        return out
 
     def _observation(self) -> SkillTreeObservation:
         forest = self.forest.model_copy(deep=True)
