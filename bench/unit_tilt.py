@@ -255,13 +255,15 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def plan_effects(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per plan, per seed: the number of units it fed, the mean change (points) of those
-    units and of the ones it starved, and the net change, against that seed's uniform step."""
+    """Per plan, per seed: the number of units it fed (gave more than a fair share of the
+    budget), the mean change (points) of those units and of the others, and the net change,
+    against that seed's uniform step."""
     out: dict[str, dict[str, list[float]]] = {}
     for row, change, net in _against_uniform(rows):
         if not row.get("plan"):
             continue
-        fed = {k for k, n in row["data"].items() if n > 0}
+        fair = sum(row["data"].values()) / len(row["data"])
+        fed = {k for k, n in row["data"].items() if n > fair}
         entry = out.setdefault(row["plan"], {"units": [], "fed": [], "starved": [], "net": []})
         entry["units"].append(len(fed))
         entry["fed"].append(_mean([v for k, v in change.items() if k in fed]))
@@ -308,7 +310,8 @@ def write(out: Path, meta: Mapping[str, Any], rows: list[dict[str, Any]]) -> Non
         what = (
             "each plan's budget split over the units it names in proportion to their weights "
             "(the others get nothing), against the uniform step of the same seed. Fed, "
-            "starved: the mean change of the units the plan feeds and of those it leaves out."
+            "starved: the mean change of the units the plan gives more than a fair share of "
+            "the budget and of the others."
         )
         body = plan_table(rows, plans)
     else:

@@ -97,3 +97,9 @@ def test_plan_effects_split_fed_and_starved_units_against_the_uniform_step(
     assert bench.effects(rows) == {}
     table = bench.plan_table(rows, {"x-only": {"a/x": 1.0}})
     assert "| x-only | 1 | +40.0 | -10.0 | +6.7 |" in table
+    # A plan that gives every unit something feeds only those above a fair share.
+    tilted = plan | {"plan": "x-most", "data": {"a/x": 256, "a/y": 64, "a/z": 64}}
+    effects = bench.plan_effects([rows[0], tilted])
+    assert effects["x-most"]["units"] == [1]
+    assert effects["x-most"]["fed"] == pytest.approx([40.0])
+    assert effects["x-most"]["starved"] == pytest.approx([-10.0])
