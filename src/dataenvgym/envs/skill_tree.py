@@ -91,7 +91,12 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
         by_node: dict[str, list[TrainingDatum]] = defaultdict(list)
         for datum in accepted:
             by_node[subskill_key(datum.skill, datum.subskill)].append(datum)
-        sampled = self._accuracy_per_node(by_node)
+        nodes = {
+            subskill_key(skill.name, sub.name)
+            for skill in self.forest.skills.values()
+            for sub in skill.subskills.values()
+        }
+        sampled = self._accuracy_per_node({k: v for k, v in by_node.items() if k in nodes})
         for skill in self.forest.skills.values():
             stats = report.per_skill.get(skill.name)
             if stats is not None:
@@ -125,7 +130,7 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
             return {}
         instances = [d.as_instance() for data in samples.values() for d in data]
         scored = iter(self.evaluator.evaluate(self.student, instances).instances)
-        out = {}
+        out: dict[str, float] = {}
         for key, data in samples.items():
             correct = [next(scored).correct for _ in data]
             out[key] = sum(correct) / len(correct)
