@@ -129,12 +129,9 @@ class SkillTreeEnv(TeacherEnv[SkillTreeObservation, SkillTreeAction]):
         if not samples:
             return {}
         instances = [d.as_instance() for data in samples.values() for d in data]
-        scored = iter(self.evaluator.evaluate(self.student, instances).instances)
-        out: dict[str, float] = {}
-        for key, data in samples.items():
-            correct = [next(scored).correct for _ in data]
-            out[key] = sum(correct) / len(correct)
-        return out
+        # The report groups by each instance's skill/subskill: the node's own key.
+        report = self.evaluator.evaluate(self.student, instances).report
+        return {key: report.per_subskill[key].accuracy for key in samples}
 
     def _observation(self) -> SkillTreeObservation:
         forest = self.forest.model_copy(deep=True)
