@@ -40,7 +40,7 @@ def _episode(task: Task) -> dict[str, Any]:
 
     import torch
 
-    from dataenvgym.agents.oracle import OracleConfig, make_oracle
+    from dataenvgym.agents.oracle import default_oracle_config, make_oracle
     from dataenvgym.config import RunConfig
     from dataenvgym.registry import make_env
     from dataenvgym.runner import run_episode
@@ -61,7 +61,9 @@ def _episode(task: Task) -> dict[str, Any]:
     )
     env = make_env(**config.env_kwargs())
     domain_object = env.unwrapped.domain  # type: ignore[attr-defined]
-    agent = make_oracle(domain_object, dataclasses.replace(OracleConfig(), **fields))
+    agent = make_oracle(
+        domain_object, dataclasses.replace(default_oracle_config(domain_object), **fields)
+    )
     started = time.perf_counter()
     summary = run_episode(env, agent, seed=seed, test_every_iteration=False)
     return {

@@ -48,10 +48,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataenvgym.agents.allocation import AllocationConfig, largest_remainder
+from dataenvgym.agents.allocation import largest_remainder
 from dataenvgym.agents.base import Agent
 from dataenvgym.agents.handover import HandOverTrainer, TrainedCopy
+from dataenvgym.agents.oracle_config import OracleConfig as OracleConfig
+from dataenvgym.agents.oracle_config import default_oracle_config as default_oracle_config
 from dataenvgym.agents.oracle_draw import counts_to_action, draw_as_an_engine, private_items
+from dataenvgym.agents.oracle_plans import EpisodeStart, PlannedEpisode, Scores, best_plan
 from dataenvgym.agents.oracle_search import (
     elite_mean,
     oracle_allocation,
@@ -68,79 +71,9 @@ from dataenvgym.types import (
     Observation,
     TaskInstance,
     TrainingDatum,
+    TrainStats,
     subskill_key,
 )
-
-
-@dataclass(frozen=True)
-class OracleConfig:
-    """Knobs of the oracle.
-
-    Attributes:
-        private_per_subskill: Private items per subskill (the oracle's own test copy),
-            taken out of the prompts its data may use. 100 costs a third of the scoring of
-            300; two copies' accuracies on the same 2,000 items (code) differ with a
-            standard error of about a point where they disagree on a fifth of the items.
-        floors: One candidate allocation per floor (the share spread uniformly), besides
-            uniform itself; each is tried by training a copy of the student.
-        learnable_floor: One more candidate: this floor, and the rest in equal shares over
-            the subskills that gained anything (slow learners are not starved by fast ones);
-            ``None`` leaves it out.
-        concentrate: One more candidate per entry ``k``: ``concentrate_floor`` spread
-            uniformly and the rest in equal shares over the ``k`` subskills that gained
-            most under uniform data; empty (the default) tries none.
-        concentrate_floor: The uniform share of each concentrated candidate.
-        with_state: One more candidate: what the built-in with-state policy would send,
-            so that no step of the oracle is worse (on its private items) than that.
-        weakest_first: One more candidate: what the built-in weakest-first policy would
-            send. Where every unit is learnable it can beat with-state by several points
-            (code and tool use), and an upper reference must not lose to a built-in agent.
-        with_state_allocation: The allocation knobs of that candidate, frozen at the rule
-            of oracle revision 2 (no variance term, no fair trial): a yardstick must not
-            move with the agent it measures, so improving the with-state agent reruns only
-            its own episodes, not every oracle episode.
-        partial_weight: Weight of the partial-credit gain next to the exact-match gain; a
-            tie-breaker between subskills whose exact accuracy has not moved yet.
-        search_population: Allocations sampled per generation of the search around the best
-            ones tried (the cross-entropy method on unit shares,
-            :mod:`dataenvgym.agents.oracle_search`); 0 tries the fixed candidates only.
-        search_generations: Generations of that search per step.
-        search_sigma: Spread of the first generation's logits; each later one halves it.
-        elite: How many of the best allocations tried so far centre the next generation.
-        horizon: Steps each candidate is judged over: 1 judges the private accuracy right
-            after the step; ``h`` > 1 rolls the trained copy ``h - 1`` steps further (never
-            past the episode's end) on fresh data of the same allocation and judges the
-            accuracy it ends at, so an allocation that pays later is not lost to one that
-            pays now. Only the first step's data is ever submitted.
-    """
-
-    private_per_subskill: int = 100
-    floors: tuple[float, ...] = (0.5,)
-    learnable_floor: float | None = 0.3
-    concentrate: tuple[int, ...] = ()
-    concentrate_floor: float = 0.1
-    with_state: bool = True
-    weakest_first: bool = True
-    with_state_allocation: AllocationConfig = field(
-        default_factory=lambda: AllocationConfig(variance_weight=0.0)
-    )
-    partial_weight: float = 0.25
-    search_population: int = 0
-    search_generations: int = 1
-    search_sigma: float = 0.75
-    elite: int = 2
-    horizon: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("search_generations", "elite", "horizon", "private_per_subskill"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"OracleConfig.{name} must be at least 1")
-        if any(k < 1 for k in self.concentrate):
-            raise ConfigError("OracleConfig.concentrate entries must be at least 1")
-        if not 0.0 <= self.concentrate_floor <= 1.0:
-            raise ConfigError("OracleConfig.concentrate_floor must be in [0, 1]")
-        if self.search_population < 0 or self.search_sigma < 0:
-            raise ConfigError("OracleConfig.search_population and search_sigma must be >= 0")
 
 
 @dataclass
@@ -194,7 +127,7 @@ class OraclePolicy:
 
     def __init__(self, domain: ProceduralDomain, config: OracleConfig | None = None) -> None:
         self.domain = domain
-        self.config = config or OracleConfig()
+        self.config = config or default_oracle_config(domain)
         self.catalogue = domain.skills()
         self.seed = 0
         self.env: TeacherEnv[Any, Any] | None = None
@@ -208,6 +141,7 @@ class OraclePolicy:
         self.guide_engine = ProceduralEngine(domain)
         self.trainer: Trainer | None = None  # the environment's own, unwrapped
         self.trained_copy: TrainedCopy | None = None  # the chosen copy, until the step
+        self.committed: PlannedEpisode | None = None  # with ``commit``: the episode it plays
 
     @property
     def units(self) -> list[str]:
@@ -218,6 +152,7 @@ class OraclePolicy:
         self.log = []
         self.guide = None
         self.drawn = set()
+        self.committed = None
 
     # ------------------------------------------------------------------ privileged access
 
@@ -240,6 +175,8 @@ class OraclePolicy:
         state["env"], state["private"] = None, []
         state["evaluation"], state["private_prompts"] = set(), set()
         state["trainer"], state["trained_copy"] = None, None
+        # A resumed committed oracle plans the rest of its episode again, from where it is.
+        state["committed"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -249,6 +186,7 @@ class OraclePolicy:
         self.__dict__.setdefault("weakest", None)  # revision 2 had no weakest-first candidate
         self.__dict__.setdefault("evaluation", set())
         self.__dict__.setdefault("private_prompts", set())
+        self.__dict__.setdefault("committed", None)
         self.__dict__.pop("excluded", None)
 
     # ------------------------------------------------------------------ planning
@@ -256,6 +194,8 @@ class OraclePolicy:
     def choose(self, observation: Observation) -> Candidate:
         """This step's allocation and data, from a look-ahead over fixed and searched
         candidates."""
+        if self.config.commit:
+            return self._committed_step(observation)
         env = self._env()
         budget = observation.budget_per_iteration
         before = self._private_scores(env.student)
@@ -288,6 +228,69 @@ class OraclePolicy:
         chosen = max(candidates, key=lambda c: c.private_accuracy)  # first on ties: uniform
         self.log.append(LookAhead(env.iteration, before, gains, candidates, chosen))
         return chosen
+
+    def _committed_step(self, observation: Observation) -> Candidate:
+        """This step of the whole episode the oracle committed to (planned on first use)."""
+        env = self._env()
+        plan = self.committed
+        # The step about to be played trains iteration env.iteration + 1.
+        index = env.iteration + 1 - plan.first_iteration if plan is not None else -1
+        if plan is None or not 0 <= index < len(plan.steps):
+            plan = self.committed = self._commit(observation.budget_per_iteration)
+            index = 0
+        step = plan.steps[index]
+        chosen = Candidate(plan.label, step.counts, plan.private_accuracy, step.data, step.kept)
+        # The copy goes to the environment's step and is no longer the plan's to hold.
+        student, step.student = step.student, None
+        if student is not None:
+            self.trained_copy = TrainedCopy(
+                student,
+                step.stats,
+                [d.prompt for d in step.kept],
+                plan.private_accuracy,
+                env.iteration + 1,
+            )
+        self.log.append(LookAhead(env.iteration, {}, {}, [chosen], chosen))
+        return chosen
+
+    def _commit(self, budget: int) -> PlannedEpisode:
+        """Play uniform data and each reach plan to the episode's end; the best one."""
+        env = self._env()
+        start = EpisodeStart(
+            student=env.student,
+            accumulated=list(env.accumulated),
+            taken=self.drawn | self.private_prompts | {d.prompt for d in env.accumulated},
+            budget=budget,
+            first_iteration=env.iteration + 1,
+            last_iteration=env.config.max_iterations,
+            salt=f"oracle-plan:{self.seed}:{env.iteration}",
+        )
+        return best_plan(self, self.units, self._private_scores(env.student), start, self.config)
+
+    # Simulator (oracle_plans): the oracle's draws, copies, trainer and private items.
+
+    def draw(
+        self, counts: dict[str, int], taken: set[str], *, salt: str
+    ) -> tuple[list[TrainingDatum], list[TrainingDatum]]:
+        return draw_as_an_engine(self.domain, counts, taken, self.evaluation, salt=salt)
+
+    def copy(self, student: Student) -> Student:
+        return _copy_student(student)
+
+    def train(
+        self,
+        student: Student,
+        new_data: list[TrainingDatum],
+        accumulated: list[TrainingDatum],
+        iteration: int,
+    ) -> TrainStats:
+        env = self._env()
+        return self._trainer().train(
+            student, new_data, accumulated, base=env.base, iteration=iteration, seed=env.seed_value
+        )
+
+    def score(self, student: Student) -> Scores:
+        return self._private_scores(student)
 
     def _search(self, candidates: list[Candidate], budget: int, *, first_tag: int) -> None:
         """Add the cross-entropy method's samples around the elite to ``candidates``
@@ -347,6 +350,13 @@ class OraclePolicy:
     def notes(self) -> str:
         """What the last look-ahead measured and chose (kept in the plan's notes)."""
         last = self.log[-1]
+        if self.config.commit and self.committed is not None:
+            plan = self.committed
+            return (
+                f"oracle (privileged) plays the whole episode it planned: {plan.label} "
+                f"{ {k: round(w, 3) for k, w in plan.weights.items()} }, private accuracy "
+                f"{plan.private_accuracy:.4f} at its end; this step {last.chosen.counts}"
+            )
         gains = {k: round(v, 3) for k, v in last.gains.items()}
         tried = {c.label: round(c.private_accuracy, 4) for c in last.candidates}
         lost = len(last.chosen.data) - len(last.chosen.kept)
@@ -509,8 +519,10 @@ class OracleEngine:
 #: what the built-in weakest-first policy would send is one more candidate
 #: (``OracleConfig.weakest_first``). 4: 100 private items per subskill instead of 300
 #: (``OracleConfig.private_per_subskill``): a third of the scoring, and fewer of its data
-#: lost to the contamination guard in units with small prompt spaces.
-ORACLE_REVISION = 4
+#: lost to the contamination guard in units with small prompt spaces. 5: in a domain that asks
+#: for it (``oracle_commit``: built-in arithmetic), the default oracle plays whole-episode plans
+#: (``OracleConfig.commit``) instead of looking one step ahead.
+ORACLE_REVISION = 5
 
 
 @dataclass
@@ -537,7 +549,7 @@ class OracleAgent(Agent):
 
 
 def make_oracle(domain: object, config: OracleConfig | None = None) -> OracleAgent:
-    """The oracle for a procedural domain.
+    """The oracle for a procedural domain (``config`` None: :func:`default_oracle_config`).
 
     Raises:
         ConfigError: the domain has no generators (no private test copy can be drawn).
@@ -547,5 +559,5 @@ def make_oracle(domain: object, config: OracleConfig | None = None) -> OracleAge
         raise ConfigError(
             f"the oracle draws a private test copy from a domain's generators; {name!r} has none"
         )
-    policy = OraclePolicy(domain, config)
+    policy = OraclePolicy(domain, config or default_oracle_config(domain))
     return OracleAgent(policy=policy, engine=OracleEngine(policy))
