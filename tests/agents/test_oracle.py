@@ -168,13 +168,14 @@ def test_the_step_takes_over_the_chosen_copy_instead_of_training_it_again(
     )
 
 
-def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
-    tiny_kwargs: Any,
-) -> None:
-    kwargs = tiny_kwargs("skill-list")
+def _three_step_oracle(
+    tiny_kwargs: Any, env_name: str, config: OracleConfig
+) -> tuple[TeacherEnv[Any, Any], OracleAgent, Observation, _CountingTrainer]:
+    """A tiny three-iteration environment reset on seed 0, its trainer counted, with an
+    oracle of ``config`` attached: (env, agent, first observation, counting trainer)."""
+    kwargs = tiny_kwargs(env_name)
     kwargs["env_config"] = {**kwargs.get("env_config", {}), "max_iterations": 3}
     env = make_env(**kwargs)
-    config = OracleConfig(private_per_subskill=30, search_population=1, horizon=3)
     agent = make_oracle(env.domain, config)
     assert isinstance(agent, OracleAgent)
     observation, _ = env.reset(seed=0)
@@ -182,6 +183,14 @@ def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
     env.trainer = counting
     agent.reset(seed=0)
     agent.attach_env(env)
+    return env, agent, observation, counting
+
+
+def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
+    tiny_kwargs: Any,
+) -> None:
+    config = OracleConfig(private_per_subskill=30, search_population=1, horizon=3)
+    env, agent, observation, counting = _three_step_oracle(tiny_kwargs, "skill-list", config)
     for iteration in range(3):
         counting.iterations.clear()
         action = agent.act(observation)
@@ -194,6 +203,34 @@ def test_a_horizon_judges_candidates_later_but_steps_with_the_first_step(
         assert len(counting.iterations) == len(steps) * tried  # the step trained nothing
         # The environment's student is the chosen candidate's first step, not its roll-out.
         assert agent.oracle._private_scores(env.student) == look.chosen.scores
+
+
+@pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
+def test_a_committed_oracle_plays_the_episode_it_rolled_out(
+    env_name: str, tiny_kwargs: Any
+) -> None:
+    config = OracleConfig(private_per_subskill=30, commit=True)
+    env, agent, observation, counting = _three_step_oracle(tiny_kwargs, env_name, config)
+    budget = observation.budget_per_iteration
+    plan: Any = None
+    rolled = 0
+    for iteration in range(3):
+        action = agent.act(observation)
+        assert len(action.data) <= budget
+        if iteration == 0:
+            plan = agent.oracle.committed
+            assert plan is not None and plan.first_iteration == 1
+            rolled = len(counting.iterations) // 3
+            assert rolled >= 1 and counting.iterations == [1, 2, 3] * rolled
+        assert agent.oracle.committed is plan  # planned once, played step by step
+        assert plan is not None
+        assert [d.prompt for d in action.data] == [d.prompt for d in plan.steps[iteration].data]
+        observation, *_ = env.step(action)
+    # Not one more fit: every step took over the rolled-out copy, so the episode the
+    # environment played is the plan's, to the last private item.
+    assert len(counting.iterations) == 3 * rolled
+    assert all(step.student is None for step in plan.steps)  # each copy went to its step
+    assert agent.oracle._private_scores(env.student) == plan.scores
 
 
 def test_oracle_episode_summary_is_marked_privileged(tiny_kwargs: Any, tmp_path: Any) -> None:

@@ -4,10 +4,9 @@ from typing import Any
 
 import pytest
 
-from dataenvgym.agents.oracle import OracleAgent, OracleConfig, make_oracle
+from dataenvgym.agents.oracle import OracleConfig, make_oracle
 from dataenvgym.agents.oracle_plans import EpisodeStart, reach_plan, roll_plan
 from dataenvgym.errors import ConfigError
-from dataenvgym.registry import make_env
 from dataenvgym.types import TrainingDatum, TrainStats
 
 
@@ -103,52 +102,6 @@ def test_a_rolled_plan_spends_each_steps_budget_to_the_episodes_end() -> None:
     assert sim.trained == [(2, 4, 4), (3, 5, 9), (4, 5, 14)]
     assert plan.private_accuracy == pytest.approx((0.3 + 0.0) / 2)
     assert start.student == {}  # the episode's student is copied, never trained
-
-
-class _CountingTrainer:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.iterations: list[int] = []
-
-    def train(self, *args: Any, **kwargs: Any) -> Any:
-        self.iterations.append(kwargs["iteration"])
-        return self.inner.train(*args, **kwargs)
-
-
-@pytest.mark.parametrize("env_name", ["open-ended", "skill-list", "skill-tree"])
-def test_a_committed_oracle_plays_the_episode_it_rolled_out(
-    env_name: str, tiny_kwargs: Any
-) -> None:
-    kwargs = tiny_kwargs(env_name)
-    kwargs["env_config"] = {**kwargs.get("env_config", {}), "max_iterations": 3}
-    env = make_env(**kwargs)
-    agent = make_oracle(env.domain, OracleConfig(private_per_subskill=30, commit=True))
-    assert isinstance(agent, OracleAgent)
-    observation, _ = env.reset(seed=0)
-    counting = _CountingTrainer(env.trainer)
-    env.trainer = counting
-    agent.reset(seed=0)
-    agent.attach_env(env)
-    budget = observation.budget_per_iteration
-    plan: Any = None
-    rolled = 0
-    for iteration in range(3):
-        action = agent.act(observation)
-        assert len(action.data) <= budget
-        if iteration == 0:
-            plan = agent.oracle.committed
-            assert plan is not None and plan.first_iteration == 1
-            rolled = len(counting.iterations) // 3
-            assert rolled >= 1 and counting.iterations == [1, 2, 3] * rolled
-        assert agent.oracle.committed is plan  # planned once, played step by step
-        assert plan is not None
-        assert [d.prompt for d in action.data] == [d.prompt for d in plan.steps[iteration].data]
-        observation, *_ = env.step(action)
-    # Not one more fit: every step took over the rolled-out copy, so the episode the
-    # environment played is the plan's, to the last private item.
-    assert len(counting.iterations) == 3 * rolled
-    assert all(step.student is None for step in plan.steps)  # each copy went to its step
-    assert agent.oracle._private_scores(env.student) == plan.scores
 
 
 def test_hold_weights_must_not_be_negative() -> None:
