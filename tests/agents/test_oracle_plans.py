@@ -13,26 +13,23 @@ from dataenvgym.types import TrainingDatum, TrainStats
 def test_a_reach_plan_feeds_what_moved_holds_what_is_known_and_drops_the_rest() -> None:
     before = {"a/moves": (0.2, 0.5), "a/known": (0.97, 0.99), "b/stuck": (0.0, 0.3)}
     after = {"a/moves": (0.6, 0.8), "a/known": (0.96, 0.98), "b/stuck": (0.01, 0.31)}
-    weights = reach_plan(
-        before, after, partial_weight=0.25, reach_gain=0.05, hold_above=0.5, hold_weight=0.5
-    )
-    assert weights == {"a/moves": 1.0, "a/known": 0.5, "b/stuck": 0.0}
-    # A gain in partial credit alone counts at its weight: 0.25 × 0.3 clears 0.05.
-    crept = {**after, "b/stuck": (0.0, 0.6)}
-    assert reach_plan(
-        before, crept, partial_weight=0.25, reach_gain=0.05, hold_above=0.5, hold_weight=0.5
-    ) == {"a/moves": 1.0, "a/known": 0.5, "b/stuck": 1.0}
-    # Nothing in reach, or everything: no plan besides uniform.
     kwargs: dict[str, Any] = dict(
         partial_weight=0.25, reach_gain=0.05, hold_above=0.5, hold_weight=0.5
     )
+    weights = reach_plan(before, after, **kwargs)
+    assert weights == {"a/moves": 1.0, "a/known": 0.5, "b/stuck": 0.0}
+    # A gain in partial credit alone counts at its weight: 0.25 × 0.3 clears 0.05.
+    crept = {**after, "b/stuck": (0.0, 0.6)}
+    assert reach_plan(before, crept, **kwargs) == {"a/moves": 1.0, "a/known": 0.5, "b/stuck": 1.0}
+    # Nothing in reach, or everything: no plan besides uniform.
     assert reach_plan(before, before, **kwargs) is None
     everything = {k: (a + 0.1, p) for k, (a, p) in before.items()}
     assert reach_plan(before, everything, **kwargs) is None
 
 
 class _FakeSim:
-    """Draws numbered prompts, keeps all but those in ``evaluation``, 'trains' by counting."""
+    """Draws numbered prompts (never a taken one), keeps all but ``q3`` (as if it were an
+    evaluation prompt), and 'trains' by counting."""
 
     def __init__(self) -> None:
         self.trained: list[tuple[int, int, int]] = []  # (iteration, new, accumulated)

@@ -258,8 +258,8 @@ class OraclePolicy:
         env = self._env()
         start = EpisodeStart(
             student=env.student,
-            accumulated=list(env.accumulated),
-            taken=self.drawn | self.private_prompts | {d.prompt for d in env.accumulated},
+            accumulated=env.accumulated,
+            taken=self._own_prompts(),
             budget=budget,
             first_iteration=env.iteration + 1,
             last_iteration=env.config.max_iterations,
@@ -267,7 +267,13 @@ class OraclePolicy:
         )
         return best_plan(self, self.units, self._private_scores(env.student), start, self.config)
 
-    # Simulator (oracle_plans): the oracle's draws, copies, trainer and private items.
+    def _own_prompts(self) -> set[str]:
+        """Prompts no new datum of the oracle may have: drawn before in this episode, its
+        private items', the environment's data so far."""
+        return self.drawn | self.private_prompts | {d.prompt for d in self._env().accumulated}
+
+    # Simulator (oracle_plans): the oracle's draws, copies, trainer and private items, which
+    # the step-by-step look-ahead uses too.
 
     def draw(
         self, counts: dict[str, int], taken: set[str], *, salt: str
@@ -377,26 +383,13 @@ class OraclePolicy:
         for the environment's step.
         """
         env = self._env()
-        own = self.drawn | self.private_prompts | {d.prompt for d in env.accumulated}
-        data, kept = draw_as_an_engine(
-            self.domain,
-            counts,
-            own,
-            self.evaluation,
-            salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}",
-        )
+        own = self._own_prompts()
+        data, kept = self.draw(counts, own, salt=f"oracle-data:{self.seed}:{env.iteration}:{tag}")
         # The copy trains on what the environment will keep of ``data``, in its order, so
         # that the real step is this very training.
-        probe = _copy_student(env.student)
-        stats = self._trainer().train(
-            probe,
-            kept,
-            [*env.accumulated, *kept],
-            base=env.base,
-            iteration=env.iteration + 1,
-            seed=env.seed_value,
-        )
-        scores = self._private_scores(probe)
+        probe = self.copy(env.student)
+        stats = self.train(probe, kept, [*env.accumulated, *kept], env.iteration + 1)
+        scores = self.score(probe)
         accuracy = (
             self._rolled_out(probe, counts, kept, own, tag)
             if self._horizon() > 1
@@ -424,28 +417,17 @@ class OraclePolicy:
         """Private accuracy after rolling a copy of ``stepped`` on with ``counts`` for the
         rest of the horizon, on fresh data nobody submits (``stepped`` is left as it is)."""
         env = self._env()
-        student = _copy_student(stepped)
+        student = self.copy(stepped)
         accumulated = [*env.accumulated, *kept]
         taken = own | {d.prompt for d in kept}
         for ahead in range(1, self._horizon()):
-            _, more = draw_as_an_engine(
-                self.domain,
-                counts,
-                taken,
-                self.evaluation,
-                salt=f"oracle-rollout:{self.seed}:{env.iteration}:{tag}:{ahead}",
+            _, more = self.draw(
+                counts, taken, salt=f"oracle-rollout:{self.seed}:{env.iteration}:{tag}:{ahead}"
             )
             taken |= {d.prompt for d in more}
             accumulated += more
-            self._trainer().train(
-                student,
-                more,
-                accumulated,
-                base=env.base,
-                iteration=env.iteration + 1 + ahead,
-                seed=env.seed_value,
-            )
-        scores = self._private_scores(student)
+            self.train(student, more, accumulated, env.iteration + 1 + ahead)
+        scores = self.score(student)
         return sum(a for a, _ in scores.values()) / len(self.units)
 
     def _trainer(self) -> Trainer:

@@ -154,7 +154,7 @@ class ArithmeticDomain:
     #: incomparable; kept in every run summary, and a leaderboard never mixes versions.
     version = "1"
     #: The oracle plays whole-episode plans here (``OracleConfig.commit``): measured, they end
-    #: well above the one-step look-ahead in this domain, at half its cost (docs/teachers.md).
+    #: well above the one-step look-ahead in this domain, in under half its time (docs/training.md).
     oracle_commit = True
 
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
